@@ -1,0 +1,1 @@
+"""HubSpot CRM: the emulator (and, later, the connector)."""

@@ -1,0 +1,230 @@
+"""Apply a batch of candidates from one system × object: xref, then match, then merge, then persist.
+
+Everything for the batch goes through one store transaction, so source records, xref, golden records,
+match keys and audit events are durable together or not at all. Applying the same candidate twice
+changes nothing (its fingerprint is already stored); an older version than the one held is ignored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.audit import AuditEvent
+from hub.golden import GoldenRecord, StoredSource, Survivorship, diff
+from hub.identity.keys import MatchKey, keys_for
+from hub.identity.linker import decide
+from hub.ids import new_canonical_id
+from hub.model import ENTITY_MODELS, Candidate
+from hub.ports import RecordRef, Rejection, StoreTransaction
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    warnings: list[Rejection] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+
+def _latest_per_ref(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """One candidate per record: a page overlap or a redelivery may carry the same record twice."""
+    latest: dict[str, Candidate] = {}
+    for c in candidates:
+        held = latest.get(c.ref.external_id)
+        if held is None or c.modified_at >= held.modified_at:
+            latest[c.ref.external_id] = c
+    return list(latest.values())
+
+
+class Applier:
+    def __init__(self, survivorship: Survivorship, run_id: str | None) -> None:
+        self.survivorship = survivorship
+        self.run_id = run_id
+
+    def apply(self, tx: StoreTransaction, candidates: Sequence[Candidate]) -> ApplyResult:
+        result = ApplyResult()
+        if not candidates:
+            return result
+        first = candidates[0].ref
+        system, obj, entity = first.system, first.object, candidates[0].entity_type
+        batch = _latest_per_ref(candidates)
+        result.counts["duplicates_in_batch"] += len(candidates) - len(batch)
+        existing = tx.sources_by_ref(system, obj, [c.ref.external_id for c in batch])
+
+        todo: list[Candidate] = []
+        for c in batch:
+            held = existing.get(c.ref.external_id)
+            if held is not None and held.fingerprint == c.fingerprint:
+                result.counts["unchanged"] += 1
+            elif held is not None and c.modified_at < held.modified_at:
+                result.counts["stale"] += 1  # an older version arriving late never overwrites a newer one
+            elif held is None and c.deleted:
+                result.counts["deleted_unknown"] += 1
+            else:
+                todo.append(c)
+        if not todo:
+            return result
+
+        ref_targets = tx.xref_lookup(ref for c in todo for ref in c.refs.values())
+        keys_of: dict[str, list[MatchKey]] = {
+            c.ref.external_id: keys_for(entity, c.values) for c in todo if not c.deleted
+        }
+        wanted = {k.key for c in todo if c.ref.external_id not in existing for k in keys_of.get(c.ref.external_id, [])}
+        db_clusters = tx.clusters_for_keys(entity, wanted) if wanted else {}
+        cluster_ids = {s.canonical_id for s in existing.values()}
+        cluster_ids.update(cid for cids in db_clusters.values() for cid in cids)
+        sources = tx.sources_of(cluster_ids)
+        goldens = tx.goldens(cluster_ids)
+        overlay: dict[str, set[str]] = {}
+
+        new_sources: list[StoredSource] = []
+        changed_sources: list[StoredSource] = []
+        new_goldens: dict[str, GoldenRecord] = {}
+        changed_goldens: dict[str, GoldenRecord] = {}
+        links: list[tuple[RecordRef, str, dict[str, Any]]] = []
+        key_entries: list[tuple[StoredSource, list[MatchKey]]] = []
+        events: list[AuditEvent] = []
+
+        def cluster_values(cid: str) -> dict[str, Any]:
+            golden = goldens.get(cid)
+            return golden.values() if golden else {}
+
+        for c in todo:
+            held = existing.get(c.ref.external_id)
+            values = dict(c.values)
+            refs = {}
+            for target, ref in c.refs.items():
+                refs[target] = str(ref)
+                found = ref_targets.get(ref)
+                if found:
+                    values[target] = found
+                else:
+                    result.warnings.append(
+                        Rejection(
+                            c.ref.system, c.ref.object, c.location,
+                            f"{target}: no {ref.object} record {ref.external_id!r} in {ref.system} "
+                            "is known yet; the link is kept and resolved when it arrives",
+                            c.ref.external_id,
+                        )
+                    )  # fmt: skip
+            link_reason: dict[str, Any] | None = None
+            if held is not None:
+                cid = held.canonical_id
+            else:
+                keys = keys_of.get(c.ref.external_id, [])
+                merged = {k.key: db_clusters.get(k.key, set()) | overlay.get(k.key, set()) for k in keys}
+                decision = decide(entity, values, keys, merged, cluster_values)
+                if decision.canonical_id is None:
+                    cid = new_canonical_id(ENTITY_MODELS[entity].id_prefix)
+                    golden = GoldenRecord(cid, entity)
+                    goldens[cid] = golden
+                    new_goldens[cid] = golden
+                else:
+                    cid = decision.canonical_id
+                    result.counts["linked"] += 1
+                link_reason = decision.reason
+                links.append((c.ref, cid, decision.reason))
+            source = StoredSource(
+                ref=c.ref,
+                entity_type=entity,
+                canonical_id=cid,
+                values=values,
+                field_times=_field_times(c, values, held),
+                modified_at=c.modified_at,
+                fingerprint=c.fingerprint,
+                deleted=c.deleted,
+                id=held.id if held else None,
+                refs=refs,
+                raw=c.raw,
+                location=c.location,
+            )
+            cluster = [s for s in sources.get(cid, []) if s.ref != c.ref]
+            cluster.append(source)
+            sources[cid] = cluster
+            golden = goldens[cid]
+            before = dict(golden.fields)
+            golden.fields = self.survivorship.decide(entity, cluster, golden.pinned)
+            golden.deleted = all(s.deleted for s in cluster)
+            changes = diff(before, golden.fields)
+            conflicts = self.survivorship.conflicts(entity, source, held, cluster, golden.fields)
+            if changes or cid in new_goldens:
+                golden.version += 1
+                if cid not in new_goldens:
+                    changed_goldens[cid] = golden
+            (changed_sources if held else new_sources).append(source)
+            if not c.deleted:
+                mine = keys_of.get(c.ref.external_id, [])
+                key_entries.append((source, mine))
+                for k in mine:
+                    overlay.setdefault(k.key, set()).add(cid)
+            elif held is not None:
+                key_entries.append((source, []))
+            for issue in c.issues:
+                result.warnings.append(
+                    Rejection(c.ref.system, c.ref.object, c.location, issue, c.ref.external_id)
+                )
+            result.touched.add(cid)
+            result.counts["conflicts"] += len(conflicts)
+            if c.deleted:
+                result.counts["deleted"] += 1
+                kind = "source.deleted"
+            elif cid in new_goldens and held is None and link_reason is not None and link_reason["rule"] == "new":
+                result.counts["created"] += 1
+                kind = "golden.created"
+            else:
+                result.counts["updated" if changes else "absorbed"] += 1
+                kind = "golden.updated" if changes else "source.updated"
+            detail: dict[str, Any] = {
+                "changes": changes,
+                "source": _source_delta(held, source),
+                "location": c.location,
+            }
+            if link_reason is not None:
+                detail["link"] = link_reason
+            if conflicts:
+                detail["conflicts"] = [
+                    {"field": cf.field, "values": [list(v) for v in cf.values], "rule": cf.rule, "winner": cf.winner}
+                    for cf in conflicts
+                ]
+            events.append(
+                AuditEvent(
+                    kind, detail, cid, c.ref.system, c.ref.object, c.ref.external_id, self.run_id
+                )
+            )
+
+        tx.insert_sources(new_sources)
+        tx.update_sources(changed_sources)
+        tx.replace_keys(key_entries)
+        tx.add_xrefs(links, self.run_id)
+        tx.save_goldens(list(new_goldens.values()), list(changed_goldens.values()))
+        tx.append_audit(events)
+        result.counts["applied"] += len(todo)
+        return result
+
+
+def _field_times(c: Candidate, values: dict[str, Any], held: StoredSource | None) -> dict[str, datetime]:
+    """When each value last changed at its source: kept from the held version when the value is the same."""
+    times: dict[str, datetime] = {}
+    for name, value in values.items():
+        if held is not None and held.values.get(name) == value:
+            times[name] = held.changed_at(name)
+        else:
+            times[name] = c.field_times.get(name, c.modified_at)
+    return times
+
+
+def _source_delta(held: StoredSource | None, source: StoredSource) -> dict[str, Any]:
+    if held is None:
+        return {"new": source.values}
+    changed = {
+        name: [held.values.get(name), source.values.get(name)]
+        for name in sorted(set(held.values) | set(source.values))
+        if held.values.get(name) != source.values.get(name)
+    }
+    out: dict[str, Any] = {"changed": changed}
+    if held.deleted != source.deleted:
+        out["deleted"] = source.deleted
+    return out

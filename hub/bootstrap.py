@@ -1,0 +1,117 @@
+"""The composition root: the one module that wires the real parts (settings, store, connectors,
+mappings) together. The CLI and the server start from here; tests wire what they need.
+
+Connectors are found by entry point (group ``huitong.connectors``): each names a factory
+``create(system, options, secrets, base_dir) -> Connector``, so a new connector is a package plus one
+line in its ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from hub.engine import SyncEngine
+from hub.errors import ConfigError
+from hub.ports import Connector, Reporter
+from hub.settings import Settings, load_settings
+from mappings.mapper import Mapper
+from mappings.spec import load_spec
+from state.store import SqlStore
+
+ConnectorFactory = Callable[[str, Mapping[str, Any], Mapping[str, SecretStr], Path], Connector]
+
+
+@cache
+def connector_factories() -> dict[str, ConnectorFactory]:
+    found: dict[str, ConnectorFactory] = {}
+    for ep in entry_points(group="huitong.connectors"):
+        found[ep.name] = ep.load()
+    return found
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    config_path: Path
+    store: SqlStore
+    connectors: dict[str, Connector]
+    mappers: dict[tuple[str, str], Mapper]
+
+    def engine(self, reporter: Reporter | None = None) -> SyncEngine:
+        return SyncEngine(self.settings, self.store, self.connectors, self.mappers, reporter)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def database_url(settings: Settings, base: Path) -> str:
+    url = settings.hub.database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///") :]
+        if relative and relative != ":memory:":
+            return f"sqlite:///{(base / relative).resolve()}"
+    return url
+
+
+def build_mappers(settings: Settings, base: Path) -> dict[tuple[str, str], Mapper]:
+    mappers: dict[tuple[str, str], Mapper] = {}
+    problems: list[str] = []
+    for system, sys_settings in settings.systems.items():
+        for obj, obj_settings in sys_settings.objects.items():
+            try:
+                spec = load_spec(obj_settings.mapping, base, settings.custom_fields)
+            except ConfigError as exc:
+                problems.extend(f"systems.{system}.objects.{obj}.mapping: {p}" for p in exc.problems)
+                continue
+            mappers[(system, obj)] = Mapper(
+                spec, settings.custom_fields, settings.hub.default_region, settings.hub.timezone
+            )
+    if problems:
+        raise ConfigError(problems)
+    return mappers
+
+
+def build_connectors(settings: Settings, base: Path) -> dict[str, Connector]:
+    factories = connector_factories()
+    connectors: dict[str, Connector] = {}
+    problems: list[str] = []
+    for system, sys_settings in settings.systems.items():
+        factory = factories.get(sys_settings.kind)
+        if factory is None:
+            problems.append(
+                f"systems.{system}.kind: unknown connector {sys_settings.kind!r} "
+                f"(installed: {', '.join(sorted(factories)) or 'none'})"
+            )
+            continue
+        try:
+            connectors[system] = factory(system, sys_settings.options, sys_settings.secrets, base)
+        except ConfigError as exc:
+            problems.extend(f"systems.{system}.options: {p}" for p in exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return connectors
+
+
+def open_hub(config_path: Path, migrate: bool = True) -> Hub:
+    settings = load_settings(config_path)
+    base = config_path.resolve().parent
+    try:
+        mappers = build_mappers(settings, base)
+        connectors = build_connectors(settings, base)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, str(config_path)) from None
+    store = SqlStore(database_url(settings, base), migrate=migrate)
+    return Hub(settings, config_path, store, connectors, mappers)
+
+
+def open_store(config_path: Path) -> tuple[Settings, SqlStore]:
+    """Only the settings and the store: for commands that read state and touch no system."""
+    settings = load_settings(config_path)
+    return settings, SqlStore(database_url(settings, config_path.resolve().parent))

@@ -1,0 +1,371 @@
+"""The ``huitong`` command line: Typer for the commands, Rich for people, ``--json`` for scripts.
+
+Results go to stdout, logs and progress to stderr. Exit codes scripts can rely on:
+
+==  ==========================================================================
+0   success
+1   done, but partly: records were rejected or one of several systems failed
+2   the configuration or the command line is wrong (nothing was done)
+3   the run failed: no system could be synced, or a check failed
+4   the audit log does not verify (edited or deleted events)
+5   not found (an unknown canonical id or run id)
+==  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub import explain as explain_mod
+from hub.errors import ConfigError
+from hub.starter import STARTER_CONFIG
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FAILED, EXIT_AUDIT, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
+
+app = typer.Typer(
+    name="huitong",
+    help="Huitong (汇通): keep companies, contacts and owners consistent across your systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="Sync runs: list them, or show one with its errors.", invoke_without_command=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="HUITONG_CONFIG", help="The configuration file.", show_default=True),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        err.print(f"[red]✗[/red] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+class RichReporter:
+    """Shows the engine's progress as Rich progress bars on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def started(self, task: str, total: int | None = None) -> None:
+        self.tasks[task] = self.progress.add_task(task, total=total)
+
+    def advanced(self, task: str, by: int = 1) -> None:
+        self.progress.advance(self.tasks[task], by)
+
+    def finished(self, task: str) -> None:
+        done = self.progress.tasks[self.tasks[task]].completed
+        self.progress.update(self.tasks[task], total=done, completed=done)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text)
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def init(
+    config: ConfigOption = Path("huitong.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter configuration."""
+    if config.exists() and not force:
+        err.print(f"{config} exists already; use --force to overwrite it")
+        raise typer.Exit(EXIT_CONFIG)
+    config.write_text(STARTER_CONFIG, encoding="utf-8")
+    out.print(f"wrote {config}: edit it, then run `huitong check -c {config}`")
+
+
+@app.command()
+def check(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = False) -> None:
+    """Validate the configuration and check each system's reachability (changes nothing)."""
+    from hub.bootstrap import open_hub
+
+    with _config_errors():
+        hub = open_hub(config, migrate=False)
+    results = []
+    for name, connector in hub.connectors.items():
+        result = connector.check()
+        results.append({"system": name, "ok": result.ok, "detail": result.detail,
+                        "checks": [list(c) for c in result.checks]})  # fmt: skip
+    hub.close()
+    ok = all(r["ok"] for r in results)
+    if as_json:
+        _print_json({"config": str(config), "ok": ok, "systems": results})
+    else:
+        out.print(f"[green]✓[/green] configuration {config} is valid")
+        for r in results:
+            mark = "[green]✓[/green]" if r["ok"] else "[red]✗[/red]"
+            out.print(f"{mark} {r['system']}: {r['detail']}")
+            for name, passed, detail in r["checks"]:
+                out.print(f"    {'✓' if passed else '✗'} {name}: {detail}")
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+@app.command()
+def sync(
+    config: ConfigOption = Path("huitong.yaml"),
+    system: Annotated[list[str] | None, typer.Option("--system", "-s", help="Only these systems.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Read everything, ignoring cursors.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Read every configured system (incrementally by default) into the golden records."""
+    from hub.bootstrap import open_hub
+
+    with _config_errors():
+        hub = open_hub(config)
+        unknown = [s for s in system or [] if s not in hub.settings.systems]
+        if unknown:
+            raise ConfigError(f"--system {', '.join(unknown)}: not in the configuration", str(config))
+    with progress_bar(err) as progress:
+        summary = hub.engine(RichReporter(progress)).sync(system, full=full)
+    goldens = _golden_counts(hub)
+    hub.close()
+    if as_json:
+        _print_json({"run_id": summary.run_id, "status": summary.status, "counts": dict(summary.counts),
+                     "failures": summary.failures, "golden_records": goldens,
+                     "seconds": round(summary.seconds, 3)})  # fmt: skip
+    else:
+        _print_summary(summary, goldens)
+    raise typer.Exit(_exit_for(summary.status))
+
+
+def _golden_counts(hub: Any) -> dict[str, int]:
+    with hub.store.transaction() as tx:
+        return dict(tx.count_goldens())
+
+
+def _exit_for(status: str) -> int:
+    return {"succeeded": EXIT_OK, "partial": EXIT_PARTIAL}.get(status, EXIT_FAILED)
+
+
+def _print_summary(summary: Any, goldens: dict[str, int]) -> None:
+    c = summary.counts
+    table = Table(title=f"run {summary.run_id} — {summary.status}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("records read", c["read"]),
+        ("rejected", c["rejected"]),
+        ("field warnings (value dropped, record kept)", c["warnings"]),
+        ("unchanged (already applied)", c["unchanged"]),
+        ("new golden records", c["created"]),
+        ("linked to an existing golden record", c["linked"]),
+        ("golden records updated", c["updated"]),
+        ("conflicts recorded", c["conflicts"]),
+        ("deleted", c["deleted"]),
+    ]
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    for etype, count in sorted(goldens.items()):
+        table.add_row(f"golden {etype} records", f"{count:,}")
+    table.add_row("seconds", f"{summary.seconds:.2f}")
+    out.print(table)
+    for system, message in summary.failures.items():
+        out.print(f"[red]✗ {system}[/red]: {message}")
+    if summary.rejection_samples:
+        out.print("[yellow]rejected (first few; all in `huitong runs show " f"{summary.run_id}`):[/yellow]")
+        for line in summary.rejection_samples[:8]:
+            out.print(f"  {line}")
+
+
+@app.command()
+def status(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = False) -> None:
+    """Golden record counts, cursors and the last run."""
+    from hub.bootstrap import open_store
+
+    with _config_errors():
+        settings, store = open_store(config)
+    info = explain_mod.status(store)
+    store.close()
+    if as_json:
+        _print_json(info)
+        return
+    out.print(f"database: {info['database']}")
+    for etype, count in sorted(info["golden_records"].items()):
+        out.print(f"golden {etype}: {count:,}")
+    for cur in info["cursors"]:
+        out.print(f"cursor {cur['system']}/{cur['object']}: updated {cur['updated_at']}")
+    if info["last_run"]:
+        r = info["last_run"]
+        out.print(f"last run {r['id']} ({r['kind']}) {r['status']} at {r['started_at']}")
+
+
+@runs_app.callback()
+def runs_list(
+    ctx: typer.Context,
+    config: ConfigOption = Path("huitong.yaml"),
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List recent runs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"config": config, "json": as_json}
+        return
+    from hub.bootstrap import open_store
+
+    with _config_errors():
+        _, store = open_store(config)
+    rows = store.runs(limit)
+    store.close()
+    if as_json:
+        _print_json([explain_mod.run_to_dict(r) for r in rows])
+        return
+    table = Table("run", "kind", "status", "started", "seconds", "read", "rejected", "created", "linked")
+    for r in rows:
+        seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "…"
+        table.add_row(r.id, r.kind, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
+                      str(r.counts.get("read", 0)), str(r.counts.get("rejected", 0)),
+                      str(r.counts.get("created", 0)), str(r.counts.get("linked", 0)))  # fmt: skip
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    ctx: typer.Context,
+    run_id: str,
+    config: ConfigOption = Path("huitong.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """One run: its counts and every rejected record with where and why."""
+    from hub.bootstrap import open_store
+
+    parent = ctx.obj or {}
+    config = parent.get("config", config) if config == Path("huitong.yaml") else config
+    as_json = as_json or bool(parent.get("json"))
+    with _config_errors():
+        _, store = open_store(config)
+    run = store.run(run_id)
+    if run is None:
+        store.close()
+        err.print(f"no run {run_id}")
+        raise typer.Exit(EXIT_NOT_FOUND)
+    errors = store.errors(run_id)
+    store.close()
+    data = explain_mod.run_to_dict(run) | {"errors": [e.__dict__ for e in errors]}
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"run {run.id}: {run.kind}, {run.status}, started {run.started_at.isoformat()}")
+    if run.error:
+        out.print(f"[red]{run.error}[/red]")
+    for key, value in sorted(run.counts.items()):
+        out.print(f"  {key}: {value:,}")
+    for e in errors:
+        out.print(f"  [{'red' if e.severity == 'rejected' else 'yellow'}]{e.severity}[/] "
+                  f"{e.system}/{e.object} {e.location}: {e.reason}")  # fmt: skip
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = False) -> None:
+    """Check the audit log's hash chain: any edited or deleted event is reported."""
+    from hub.bootstrap import open_store
+
+    with _config_errors():
+        _, store = open_store(config)
+    report = store.verify_audit()
+    store.close()
+    if as_json:
+        _print_json({"ok": report.ok, "checked": report.checked, "problems": report.problems})
+    elif report.ok:
+        out.print(f"[green]✓[/green] audit log verified: {report.checked:,} events, chain intact")
+    else:
+        out.print(f"[red]✗ audit log does not verify[/red] ({report.checked:,} events checked)")
+        for problem in report.problems:
+            out.print(f"  {problem}")
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_AUDIT)
+
+
+@app.command()
+def explain(
+    canonical_id: str,
+    field: Annotated[str | None, typer.Argument(help="Only this field.")] = None,
+    config: ConfigOption = Path("huitong.yaml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Why each value of a golden record is what it is: candidates, sources, times, rule, winner."""
+    from hub.bootstrap import open_store
+
+    with _config_errors():
+        settings, store = open_store(config)
+    data = explain_mod.explain(store, settings, canonical_id, field)
+    store.close()
+    if data is None:
+        err.print(f"no golden record {canonical_id}")
+        raise typer.Exit(EXIT_NOT_FOUND)
+    if as_json:
+        _print_json(data)
+        return
+    explain_mod.render(out, data)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path(
+        "huitong-demo"
+    ),
+    customers: Annotated[int, typer.Option(help="About how many customers to generate.")] = 2000,
+) -> None:
+    """Generate two messy CSV exports, sync them into SQLite and show what the hub made of them."""
+    from hub import demo as demo_mod
+
+    config = demo_mod.prepare(directory, customers)
+    out.print(f"demo files written to {directory}/ (config: {config})")
+    out.print("[bold]sync[/bold]: two CSV exports → golden records")
+    from hub.bootstrap import open_hub
+
+    with _config_errors():
+        hub = open_hub(config)
+    with progress_bar(err) as progress:
+        summary = hub.engine(RichReporter(progress)).sync()
+    _print_summary(summary, _golden_counts(hub))
+    example = demo_mod.pick_example(hub.store)
+    if example:
+        out.print(f"\n[bold]why?[/bold]  huitong explain -c {config} {example}")
+        data = explain_mod.explain(hub.store, hub.settings, example, None)
+        if data:
+            explain_mod.render(out, data)
+    hub.close()
+    out.print(f"\nrun it again (`huitong sync -c {config}`): nothing changes, every record is unchanged.")
+    raise typer.Exit(_exit_for(summary.status) if summary.status != "partial" else EXIT_OK)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,123 @@
+"""Answers "why is this value here?": for each field of a golden record, every linked source's value,
+when it changed there, the rule that decided and the winner; for each link, the keys that made it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hub.golden import Survivorship
+from hub.settings import Settings
+
+
+def run_to_dict(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "trigger": run.trigger,
+        "systems": run.systems,
+        "status": run.status,
+        "counts": run.counts,
+        "error": run.error,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def status(store: Any) -> dict[str, Any]:
+    with store.transaction() as tx:
+        goldens = tx.count_goldens()
+        cursors = tx.cursors()
+    last = store.runs(1)
+    return {
+        "database": store.describe(),
+        "golden_records": goldens,
+        "cursors": cursors,
+        "last_run": run_to_dict(last[0]) if last else None,
+    }
+
+
+def explain(store: Any, settings: Settings, canonical_id: str, only: str | None) -> dict[str, Any] | None:
+    with store.transaction() as tx:
+        resolved = tx.resolve(canonical_id)
+        golden = tx.goldens([resolved]).get(resolved)
+        if golden is None:
+            return None
+        sources = tx.sources_of([resolved]).get(resolved, [])
+        links = tx.xref_of(resolved)
+        history = tx.audit_for(resolved, limit=50)
+    survivorship = Survivorship(settings.survivorship, settings.system_priority())
+    names = sorted({*golden.fields, *(k for s in sources for k in s.values)})
+    fields = []
+    for name in names:
+        if only and name != only:
+            continue
+        winner = golden.fields.get(name)
+        rule = survivorship.settings.rule_for(golden.entity_type, name)
+        fields.append(
+            {
+                "field": name,
+                "value": winner.value if winner else None,
+                "source": str(winner.source) if winner and winner.source else None,
+                "changed_at": winner.changed_at.isoformat() if winner and winner.changed_at else None,
+                "rule": winner.rule if winner else rule.rule,
+                "rule_systems": rule.systems or survivorship.system_order,
+                "candidates": [
+                    {
+                        "source": str(s.ref),
+                        "value": s.values.get(name),
+                        "changed_at": s.changed_at(name).isoformat(),
+                        "deleted": s.deleted,
+                        "location": s.location,
+                    }
+                    for s in sources
+                    if name in s.values
+                ],
+            }
+        )
+    return {
+        "canonical_id": resolved,
+        "requested_id": canonical_id,
+        "entity_type": golden.entity_type.value,
+        "version": golden.version,
+        "deleted": golden.deleted,
+        "fields": fields,
+        "links": [
+            {"source": str(ref), "reason": json.loads(reason), "linked_at": at.isoformat()}
+            for ref, reason, at in links
+        ],
+        "history": history,
+    }
+
+
+def render(console: Console, data: dict[str, Any]) -> None:
+    head = f"{data['entity_type']} {data['canonical_id']} (version {data['version']})"
+    if data["requested_id"] != data["canonical_id"]:
+        head += f" — {data['requested_id']} was merged into it"
+    if data["deleted"]:
+        head += " — deleted in every source"
+    table = Table(title=head, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("golden value")
+    table.add_column("why")
+    table.add_column("candidates (source: value @ changed)")
+    for f in data["fields"]:
+        why = f"{f['rule']}"
+        if f["rule"] == "priority":
+            why += f" ({' > '.join(f['rule_systems'])})"
+        if f["source"]:
+            why += f"\nfrom {f['source']}"
+        candidates = "\n".join(
+            f"{'✓' if c['source'] == f['source'] else ' '} {c['source']}: {c['value']!s} @ {c['changed_at'][:19]}"
+            + (" (deleted)" if c["deleted"] else "")
+            for c in f["candidates"]
+        )
+        table.add_row(f["field"], "" if f["value"] is None else str(f["value"]), why, candidates)
+    console.print(table)
+    for link in data["links"]:
+        reason = link["reason"]
+        keys = ", ".join(reason.get("keys", [])) or reason.get("rule", "")
+        console.print(f"  linked {link['source']}: {reason.get('rule')} {keys}".rstrip())

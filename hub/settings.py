@@ -1,0 +1,261 @@
+"""Typed, layered, read-only configuration.
+
+One YAML file describes the hub, its systems (connector kind, options, secrets, objects and their
+mappings), survivorship rules, custom fields and schedules. Values may reference the environment or a
+secret file: ``${HUBSPOT_TOKEN}``, ``${HUBSPOT_TOKEN:-default}``, ``${file:/run/secrets/token}``.
+Every problem is reported with the file, the line, the key path and what was expected; a secret's
+value is never part of a message (``SecretStr`` everywhere, references resolved after the YAML is read).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from hub.errors import ConfigError
+from hub.model import ENTITY_MODELS, CustomFieldType, EntityType
+
+RuleName = Literal["priority", "latest", "most_complete", "most_frequent"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SurvivorshipRule(Strict):
+    rule: RuleName = "priority"
+    systems: list[str] = []
+
+
+class SurvivorshipSettings(Strict):
+    """``default`` applies to every field; ``fields`` overrides per ``Entity.field`` (or ``field``)."""
+
+    default: SurvivorshipRule = SurvivorshipRule()
+    fields: dict[str, SurvivorshipRule] = {}
+
+    def rule_for(self, entity: EntityType, field_name: str) -> SurvivorshipRule:
+        return (
+            self.fields.get(f"{entity.value}.{field_name}")
+            or self.fields.get(field_name)
+            or self.default
+        )
+
+
+class ObjectSettings(Strict):
+    """One object of one system: which mapping spec reads and writes it."""
+
+    mapping: str = Field(description="a mapping file (relative to the config) or a built-in name")
+    enabled: bool = True
+    direction: Literal["read", "write", "both"] = "read"
+
+
+class SystemSettings(Strict):
+    kind: str
+    options: dict[str, Any] = {}
+    secrets: dict[str, SecretStr] = {}
+    objects: dict[str, ObjectSettings] = {}
+
+
+class ScheduleSettings(Strict):
+    job: Literal["incremental", "full", "reconcile"] = "incremental"
+    systems: list[str] = []
+    cron: str | None = None
+    interval_seconds: int | None = Field(default=None, gt=0)
+    timezone: str = "Asia/Shanghai"
+
+
+class MatchSettings(Strict):
+    """Thresholds for the probabilistic matcher (used once identity grows beyond deterministic keys)."""
+
+    link_threshold: float = Field(default=0.92, ge=0, le=1)
+    review_threshold: float = Field(default=0.75, ge=0, le=1)
+
+
+class HubSettings(Strict):
+    database_url: str = "sqlite:///huitong.db"
+    default_region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    batch_size: int = Field(default=2000, gt=0, le=100_000)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise ValueError("a two-letter ISO 3166-1 region such as CN or US")
+        return value.upper()
+
+
+class Settings(Strict):
+    hub: HubSettings = HubSettings()
+    systems: dict[str, SystemSettings] = {}
+    survivorship: SurvivorshipSettings = SurvivorshipSettings()
+    match: MatchSettings = MatchSettings()
+    custom_fields: dict[EntityType, dict[str, CustomFieldType]] = {}
+    schedules: dict[str, ScheduleSettings] = {}
+
+    @field_validator("systems")
+    @classmethod
+    def _system_names(cls, value: dict[str, SystemSettings]) -> dict[str, SystemSettings]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+                raise ValueError(f"system name {name!r}: lower-case letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _custom_not_builtin(
+        cls, value: dict[EntityType, dict[str, CustomFieldType]]
+    ) -> dict[EntityType, dict[str, CustomFieldType]]:
+        for entity, fields in value.items():
+            clash = set(fields) & set(ENTITY_MODELS[entity].field_names())
+            if clash:
+                raise ValueError(f"{entity.value} custom fields shadow built-in fields: {sorted(clash)}")
+        return value
+
+    def system_priority(self) -> list[str]:
+        """The default source order: the survivorship default's systems, then the rest as declared."""
+        ordered = list(self.survivorship.default.systems)
+        return ordered + [s for s in self.systems if s not in ordered]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key, for error messages."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines: dict[Any, int] = {}
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    return _LinedDict(mapping, lines)
+
+
+class _LinedDict(dict[Any, Any]):
+    def __init__(self, data: Mapping[Any, Any], lines: dict[Any, int]) -> None:
+        super().__init__(data)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
+    line = None
+    node = data
+    for part in loc:
+        if isinstance(node, _LinedDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
+
+
+class _Unresolved(Exception):
+    pass
+
+
+def _resolve_reference(expr: str, base: Path) -> str:
+    if expr.startswith("file:"):
+        path = Path(expr[5:]).expanduser()
+        if not path.is_absolute():
+            path = base / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _Unresolved(f"secret file {path} cannot be read ({exc.strerror})") from None
+    name, _, default = expr.partition(":-")
+    if name in os.environ:
+        return os.environ[name]
+    if ":-" in expr:
+        return default
+    raise _Unresolved(f"environment variable {name} is not set")
+
+
+def _resolve(value: Any, base: Path, path: tuple[str | int, ...], problems: list[str], data: Any) -> Any:
+    if isinstance(value, dict):
+        resolved = {k: _resolve(v, base, (*path, k), problems, data) for k, v in value.items()}
+        return _LinedDict(resolved, value.lines) if isinstance(value, _LinedDict) else resolved
+    if isinstance(value, list):
+        return [_resolve(v, base, (*path, i), problems, data) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def substitute(match: re.Match[str]) -> str:
+            try:
+                return _resolve_reference(match.group(1).strip(), base)
+            except _Unresolved as exc:
+                line = _line_of(data, path)
+                where = f"line {line}, " if line else ""
+                problems.append(f"{where}{_dotted(path)}: {exc}")
+                return ""
+
+        return _REFERENCE.sub(substitute, value)
+    return value
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<root>"
+
+
+def parse_settings(text: str, source: str = "<string>", base: Path | None = None) -> Settings:
+    base = base or Path.cwd()
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", source) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping (hub:, systems:, ...)", source)
+    problems: list[str] = []
+    resolved = _resolve(data, base, (), problems, data)
+    if problems:
+        raise ConfigError(problems, source)
+    try:
+        return Settings.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err, data) for err in exc.errors()], source) from None
+
+
+def _describe(error: Any, data: Any) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    line = _line_of(data, loc)
+    where = f"line {line}, " if line else ""
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    # The input is echoed only for short non-secret scalars, so a secret cannot leak into a message.
+    shown = ""
+    value = error.get("input")
+    is_secret = any(str(p) == "secrets" for p in loc)
+    if not is_secret and isinstance(value, str | int | float | bool) and len(str(value)) <= 60:
+        shown = f" (got {value!r})"
+    return f"{where}{_dotted(loc)}: {message}{shown}"
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist (create one with `huitong init`)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
+    return parse_settings(text, str(path), path.parent)

@@ -1,0 +1,599 @@
+"""The SQL store: every read and write of the hub's state, in batches, inside one transaction.
+
+``SqlStore.transaction()`` yields a ``SqlTransaction``; everything done through it commits together
+(source records, xref, golden records, match keys, audit events, record errors, the cursor), which is
+what makes "a change is stored before its cursor advances" and "audit in the same transaction" hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.audit import GENESIS, AuditEvent, ChainReport, chain_hash, dumps
+from hub.golden import GoldenRecord, GoldenValue, StoredSource
+from hub.identity.keys import MatchKey
+from hub.model import EntityType
+from hub.ports import RecordRef, Rejection
+from state import db
+from state.tables import (
+    audit_events,
+    audit_head,
+    cursors,
+    golden_records,
+    match_keys,
+    record_errors,
+    runs,
+    source_records,
+    xref,
+)
+
+_CHUNK = 500  # bound on IN (...) lists: SQLite's variable limit and PostgreSQL's planner both like it
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _times_to_json(times: dict[str, datetime]) -> str:
+    return _json({k: v.isoformat() for k, v in times.items()})
+
+
+def _times_from_json(text: str) -> dict[str, datetime]:
+    return {k: _utc(datetime.fromisoformat(v)) for k, v in json.loads(text).items()}
+
+
+@dataclass(slots=True)
+class RunRow:
+    id: str
+    kind: str
+    trigger: str
+    systems: list[str]
+    status: str
+    counts: dict[str, int]
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(slots=True)
+class ErrorRow:
+    run_id: str
+    severity: str
+    system: str
+    object: str
+    location: str
+    external_id: str | None
+    reason: str
+
+
+class SqlTransaction:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.is_postgres = conn.dialect.name == "postgresql"
+
+    # --- source records -----------------------------------------------------------------------
+
+    def sources_by_ref(self, system: str, obj: str, external_ids: Sequence[str]) -> dict[str, StoredSource]:
+        found: dict[str, StoredSource] = {}
+        t = source_records
+        for part in _chunks(list(external_ids)):
+            rows = self.conn.execute(
+                sa.select(t).where(t.c.system == system, t.c.object == obj, t.c.external_id.in_(part))
+            )
+            for row in rows:
+                found[row.external_id] = self._source(row)
+        return found
+
+    def sources_of(self, canonical_ids: Iterable[str]) -> dict[str, list[StoredSource]]:
+        found: dict[str, list[StoredSource]] = {}
+        t = source_records
+        for part in _chunks(sorted(set(canonical_ids))):
+            for row in self.conn.execute(sa.select(t).where(t.c.canonical_id.in_(part)).order_by(t.c.id)):
+                found.setdefault(row.canonical_id, []).append(self._source(row))
+        return found
+
+    @staticmethod
+    def _source(row: Any) -> StoredSource:
+        return StoredSource(
+            ref=RecordRef(row.system, row.object, row.external_id),
+            entity_type=EntityType(row.entity_type),
+            canonical_id=row.canonical_id,
+            values=json.loads(row.values),
+            field_times=_times_from_json(row.field_times),
+            modified_at=_utc(row.modified_at),
+            fingerprint=row.fingerprint,
+            deleted=row.deleted,
+            id=row.id,
+            refs=json.loads(row.refs),
+            raw=json.loads(row.raw),
+            location=row.location,
+        )
+
+    def insert_sources(self, sources: Sequence[StoredSource]) -> None:
+        """Insert new source records and set their ``id``."""
+        if not sources:
+            return
+        now = _now()
+        rows = [self._source_row(s, now) | {"first_seen_at": now} for s in sources]
+        t = source_records
+        result = self.conn.execute(
+            sa.insert(t).returning(t.c.id, sort_by_parameter_order=True), rows
+        )
+        for source, (new_id,) in zip(sources, result.all(), strict=True):
+            source.id = new_id
+
+    def update_sources(self, sources: Sequence[StoredSource]) -> None:
+        if not sources:
+            return
+        now = _now()
+        t = source_records
+        rows = [{"b_id": s.id, **self._source_row(s, now)} for s in sources]
+        for row in rows:
+            for key in ("system", "object", "external_id"):
+                row.pop(key)
+        self.conn.execute(
+            sa.update(t).where(t.c.id == sa.bindparam("b_id")),
+            rows,
+        )
+
+    @staticmethod
+    def _source_row(s: StoredSource, now: datetime) -> dict[str, Any]:
+        return {
+            "system": s.ref.system,
+            "object": s.ref.object,
+            "external_id": s.ref.external_id,
+            "entity_type": s.entity_type.value,
+            "canonical_id": s.canonical_id,
+            "fingerprint": s.fingerprint,
+            "values": _json(s.values),
+            "field_times": _times_to_json(s.field_times),
+            "raw": _json(s.raw),
+            "refs": _json(s.refs),
+            "location": s.location[:512],
+            "modified_at": s.modified_at,
+            "deleted": s.deleted,
+            "updated_at": now,
+        }
+
+    # --- xref and match keys ------------------------------------------------------------------
+
+    def xref_lookup(self, refs: Iterable[RecordRef]) -> dict[RecordRef, str]:
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for ref in refs:
+            grouped.setdefault((ref.system, ref.object), []).append(ref.external_id)
+        found: dict[RecordRef, str] = {}
+        t = xref
+        for (system, obj), ids in grouped.items():
+            for part in _chunks(sorted(set(ids))):
+                rows = self.conn.execute(
+                    sa.select(t.c.external_id, t.c.canonical_id).where(
+                        t.c.system == system, t.c.object == obj, t.c.external_id.in_(part)
+                    )
+                )
+                for ext, cid in rows:
+                    found[RecordRef(system, obj, ext)] = cid
+        return found
+
+    def xref_of(self, canonical_id: str) -> list[tuple[RecordRef, str, datetime]]:
+        t = xref
+        rows = self.conn.execute(
+            sa.select(t.c.system, t.c.object, t.c.external_id, t.c.reason, t.c.linked_at)
+            .where(t.c.canonical_id == canonical_id)
+            .order_by(t.c.id)
+        )
+        return [(RecordRef(r.system, r.object, r.external_id), r.reason, _utc(r.linked_at)) for r in rows]
+
+    def add_xrefs(self, links: Sequence[tuple[RecordRef, str, dict[str, Any]]], run_id: str | None) -> None:
+        if not links:
+            return
+        now = _now()
+        self.conn.execute(
+            sa.insert(xref),
+            [
+                {
+                    "system": ref.system,
+                    "object": ref.object,
+                    "external_id": ref.external_id,
+                    "canonical_id": cid,
+                    "reason": _json(reason),
+                    "run_id": run_id,
+                    "linked_at": now,
+                }
+                for ref, cid, reason in links
+            ],
+        )
+
+    def clusters_for_keys(self, entity: EntityType, keys: Iterable[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        t = match_keys
+        for part in _chunks(sorted(set(keys))):
+            rows = self.conn.execute(
+                sa.select(t.c.key, t.c.canonical_id)
+                .where(t.c.entity_type == entity.value, t.c.key.in_(part))
+                .distinct()
+            )
+            for key, cid in rows:
+                found.setdefault(key, set()).add(cid)
+        return found
+
+    def replace_keys(self, entries: Sequence[tuple[StoredSource, list[MatchKey]]]) -> None:
+        """The keys of each source record, replacing what it had (a changed email moves its key)."""
+        if not entries:
+            return
+        t = match_keys
+        existing = [s.id for s, _ in entries if s.id is not None]
+        for part in _chunks(existing):
+            self.conn.execute(sa.delete(t).where(t.c.source_id.in_(part)))
+        rows = [
+            {
+                "entity_type": source.entity_type.value,
+                "key": key.key[:300],
+                "canonical_id": source.canonical_id,
+                "source_id": source.id,
+            }
+            for source, keys in entries
+            if not source.deleted
+            for key in keys
+        ]
+        if rows:
+            self.conn.execute(sa.insert(t), rows)
+
+    # --- golden records -----------------------------------------------------------------------
+
+    def goldens(self, canonical_ids: Iterable[str]) -> dict[str, GoldenRecord]:
+        found: dict[str, GoldenRecord] = {}
+        t = golden_records
+        for part in _chunks(sorted(set(canonical_ids))):
+            for row in self.conn.execute(sa.select(t).where(t.c.canonical_id.in_(part))):
+                found[row.canonical_id] = GoldenRecord(
+                    canonical_id=row.canonical_id,
+                    entity_type=EntityType(row.entity_type),
+                    fields={k: GoldenValue.from_json(v) for k, v in json.loads(row.fields).items()},
+                    pinned=json.loads(row.pinned),
+                    version=row.version,
+                    redirect_to=row.redirect_to,
+                    deleted=row.deleted,
+                )
+        return found
+
+    def resolve(self, canonical_id: str) -> str:
+        """Follow merge redirects to the surviving canonical id."""
+        seen = {canonical_id}
+        current = canonical_id
+        while True:
+            target = self.conn.execute(
+                sa.select(golden_records.c.redirect_to).where(golden_records.c.canonical_id == current)
+            ).scalar_one_or_none()
+            if not target or target in seen:
+                return current
+            seen.add(target)
+            current = target
+
+    def save_goldens(self, new: Sequence[GoldenRecord], changed: Sequence[GoldenRecord]) -> None:
+        now = _now()
+        t = golden_records
+        if new:
+            self.conn.execute(
+                sa.insert(t),
+                [
+                    {
+                        "canonical_id": g.canonical_id,
+                        "entity_type": g.entity_type.value,
+                        "fields": _json({k: v.to_json() for k, v in g.fields.items()}),
+                        "pinned": _json(g.pinned),
+                        "redirect_to": g.redirect_to,
+                        "deleted": g.deleted,
+                        "version": g.version,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for g in new
+                ],
+            )
+        if changed:
+            self.conn.execute(
+                sa.update(t).where(t.c.canonical_id == sa.bindparam("b_id")),
+                [
+                    {
+                        "b_id": g.canonical_id,
+                        "fields": _json({k: v.to_json() for k, v in g.fields.items()}),
+                        "pinned": _json(g.pinned),
+                        "redirect_to": g.redirect_to,
+                        "deleted": g.deleted,
+                        "version": g.version,
+                        "updated_at": now,
+                    }
+                    for g in changed
+                ],
+            )
+
+    def count_goldens(self) -> dict[str, int]:
+        t = golden_records
+        rows = self.conn.execute(
+            sa.select(t.c.entity_type, sa.func.count())
+            .where(t.c.redirect_to.is_(None), t.c.deleted.is_(sa.false()))
+            .group_by(t.c.entity_type)
+        )
+        return {etype: count for etype, count in rows}
+
+    def iter_goldens(self, entity: EntityType, batch: int = 1000) -> Iterator[GoldenRecord]:
+        t = golden_records
+        last = ""
+        while True:
+            ids = self.conn.execute(
+                sa.select(t.c.canonical_id)
+                .where(
+                    t.c.entity_type == entity.value,
+                    t.c.redirect_to.is_(None),
+                    t.c.deleted.is_(sa.false()),
+                    t.c.canonical_id > last,
+                )
+                .order_by(t.c.canonical_id)
+                .limit(batch)
+            ).scalars().all()
+            if not ids:
+                return
+            found = self.goldens(ids)
+            for cid in ids:
+                yield found[cid]
+            last = ids[-1]
+
+    # --- audit ----------------------------------------------------------------------------------
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        head = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+        if self.is_postgres:
+            head = head.with_for_update()  # serialises appenders across workers
+        row = self.conn.execute(head).first()
+        seq, prev = (row.seq, row.hash) if row else (0, GENESIS)
+        rows = []
+        for e in events:
+            seq += 1
+            text = dumps(e.detail)
+            digest = chain_hash(
+                prev, seq, e.at, e.event, e.canonical_id, e.system, e.object, e.external_id, e.run_id, text
+            )
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": e.at,
+                    "event": e.event,
+                    "run_id": e.run_id,
+                    "canonical_id": e.canonical_id,
+                    "system": e.system,
+                    "object": e.object,
+                    "external_id": e.external_id,
+                    "detail": text,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        self.conn.execute(sa.insert(audit_events), rows)
+        if row:
+            self.conn.execute(
+                sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev)
+            )
+        else:
+            self.conn.execute(sa.insert(audit_head).values(id=1, seq=seq, hash=prev))
+
+    def audit_for(self, canonical_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        t = audit_events
+        rows = self.conn.execute(
+            sa.select(t).where(t.c.canonical_id == canonical_id).order_by(t.c.seq.desc()).limit(limit)
+        )
+        return [
+            {
+                "seq": r.seq,
+                "at": _utc(r.at).isoformat(),
+                "event": r.event,
+                "run_id": r.run_id,
+                "source": f"{r.system}/{r.object}/{r.external_id}" if r.system else None,
+                "detail": json.loads(r.detail),
+            }
+            for r in rows
+        ]
+
+    # --- cursors, runs, errors ------------------------------------------------------------------
+
+    def cursor(self, system: str, obj: str) -> str | None:
+        return self.conn.execute(
+            sa.select(cursors.c.value).where(cursors.c.system == system, cursors.c.object == obj)
+        ).scalar_one_or_none()
+
+    def cursors(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(cursors).order_by(cursors.c.system, cursors.c.object))
+        return [
+            {"system": r.system, "object": r.object, "updated_at": _utc(r.updated_at).isoformat()}
+            for r in rows
+        ]
+
+    def set_cursor(self, system: str, obj: str, value: str, run_id: str | None) -> None:
+        t = cursors
+        updated = self.conn.execute(
+            sa.update(t)
+            .where(t.c.system == system, t.c.object == obj)
+            .values(value=value, run_id=run_id, updated_at=_now())
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(
+                sa.insert(t).values(system=system, object=obj, value=value, run_id=run_id, updated_at=_now())
+            )
+
+    def add_errors(self, run_id: str, severity: str, rejections: Sequence[Rejection]) -> None:
+        if not rejections:
+            return
+        now = _now()
+        self.conn.execute(
+            sa.insert(record_errors),
+            [
+                {
+                    "run_id": run_id,
+                    "severity": severity,
+                    "system": r.system,
+                    "object": r.object,
+                    "location": r.location[:512],
+                    "external_id": r.external_id,
+                    "reason": r.reason,
+                    "at": now,
+                }
+                for r in rejections
+            ],
+        )
+
+    def bump_run(self, run_id: str, counts: dict[str, int]) -> None:
+        """Add ``counts`` to the run's counters, in the same transaction as the work they count."""
+        current = self.conn.execute(sa.select(runs.c.counts).where(runs.c.id == run_id)).scalar_one()
+        merged = json.loads(current)
+        for key, value in counts.items():
+            merged[key] = merged.get(key, 0) + value
+        self.conn.execute(sa.update(runs).where(runs.c.id == run_id).values(counts=_json(merged)))
+
+
+class SqlStore:
+    """The hub's state on one database; safe to share between threads (one connection each)."""
+
+    def __init__(self, url: str, migrate: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = db.make_engine(url)
+        if migrate:
+            db.upgrade(self.engine)
+
+    def describe(self) -> str:
+        return db.describe(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        with self.engine.begin() as conn:
+            yield SqlTransaction(conn)
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, kind: str, systems: Sequence[str], trigger: str = "cli") -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(runs).values(
+                    id=run_id,
+                    kind=kind,
+                    trigger=trigger,
+                    systems=_json(list(systems)),
+                    status="running",
+                    counts="{}",
+                    started_at=_now(),
+                )
+            )
+
+    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id)
+                .values(status=status, error=error, finished_at=_now())
+            )
+
+    def runs(self, limit: int = 20) -> list[RunRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+            return [self._run(r) for r in rows]
+
+    def run(self, run_id: str) -> RunRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            return self._run(row) if row else None
+
+    @staticmethod
+    def _run(r: Any) -> RunRow:
+        return RunRow(
+            id=r.id,
+            kind=r.kind,
+            trigger=r.trigger,
+            systems=json.loads(r.systems),
+            status=r.status,
+            counts=json.loads(r.counts),
+            error=r.error,
+            started_at=_utc(r.started_at),
+            finished_at=_utc(r.finished_at) if r.finished_at else None,
+        )
+
+    def errors(self, run_id: str, limit: int = 1000) -> list[ErrorRow]:
+        t = record_errors
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id).limit(limit))
+            return [
+                ErrorRow(r.run_id, r.severity, r.system, r.object, r.location, r.external_id, r.reason)
+                for r in rows
+            ]
+
+    def error_summary(self, run_id: str) -> dict[tuple[str, str], int]:
+        t = record_errors
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.severity, t.c.reason, sa.func.count())
+                .where(t.c.run_id == run_id)
+                .group_by(t.c.severity, t.c.reason)
+            )
+            return {(sev, reason): count for sev, reason, count in rows}
+
+    # --- audit verification -----------------------------------------------------------------------
+
+    def verify_audit(self, batch: int = 5000) -> ChainReport:
+        problems: list[str] = []
+        prev, expected_seq, checked = GENESIS, 1, 0
+        t = audit_events
+        with self.engine.connect() as conn:
+            last = 0
+            while True:
+                rows = conn.execute(
+                    sa.select(t).where(t.c.seq > last).order_by(t.c.seq).limit(batch)
+                ).all()
+                if not rows:
+                    break
+                for r in rows:
+                    if r.seq != expected_seq:
+                        problems.append(f"events {expected_seq}..{r.seq - 1} are missing")
+                    if r.prev_hash != prev:
+                        problems.append(f"event {r.seq}: does not follow the event before it")
+                    digest = chain_hash(
+                        r.prev_hash, r.seq, r.at, r.event, r.canonical_id, r.system,
+                        r.object, r.external_id, r.run_id, r.detail,
+                    )  # fmt: skip
+                    if digest != r.hash:
+                        problems.append(f"event {r.seq}: content does not match its hash (edited)")
+                    prev, expected_seq = r.hash, r.seq + 1
+                    checked += 1
+                last = rows[-1].seq
+            head = conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).first()
+        if head is None and checked:
+            problems.append("the chain head is missing")
+        elif head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
+            problems.append(
+                f"the chain head says event {head.seq} is the last, the log ends at {expected_seq - 1}"
+                " (events removed from the end, or the head edited)"
+            )
+        return ChainReport(not problems, checked, problems[:50])
