@@ -16,10 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import yaml
-
-from state.tables import source_records
 
 ASSETS = Path(__file__).resolve().parents[1] / "config" / "demo"
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -214,6 +211,9 @@ def write_exports(directory: Path, customers: int, seed: int = 20261122) -> dict
 def prepare(directory: Path, customers: int = 2000) -> Path:
     """Write the demo configuration, its mappings and the two exports; return the config path."""
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("huitong.db*"):  # every demo starts from an empty hub
+        stale.unlink()
+    shutil.rmtree(directory / "data", ignore_errors=True)
     config = directory / "huitong.yaml"
     shutil.copyfile(ASSETS / "huitong.yaml", config)
     shutil.copytree(ASSETS / "mappings", directory / "mappings", dirs_exist_ok=True)
@@ -223,14 +223,6 @@ def prepare(directory: Path, customers: int = 2000) -> Path:
 
 def pick_example(store: Any) -> str | None:
     """A person known to both systems, to show `explain` on."""
-    t = source_records
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(t.c.canonical_id)
-            .where(t.c.entity_type == "Person")
-            .group_by(t.c.canonical_id)
-            .having(sa.func.count(sa.distinct(t.c.system)) > 1)
-            .order_by(t.c.canonical_id)
-            .limit(1)
-        ).first()
-    return str(row[0]) if row else None
+    with store.transaction() as tx:
+        found: list[str] = tx.linked_across_systems("Person", limit=1)
+    return found[0] if found else None

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from hub.golden import Survivorship
 from hub.settings import Settings
@@ -94,30 +94,28 @@ def explain(store: Any, settings: Settings, canonical_id: str, only: str | None)
 
 
 def render(console: Console, data: dict[str, Any]) -> None:
-    head = f"{data['entity_type']} {data['canonical_id']} (version {data['version']})"
+    head = f"[bold]{data['entity_type']} {data['canonical_id']}[/bold] (version {data['version']})"
     if data["requested_id"] != data["canonical_id"]:
         head += f" — {data['requested_id']} was merged into it"
     if data["deleted"]:
         head += " — deleted in every source"
-    table = Table(title=head, title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("golden value")
-    table.add_column("why")
-    table.add_column("candidates (source: value @ changed)")
+    console.print(head)
     for f in data["fields"]:
-        why = f"{f['rule']}"
-        if f["rule"] == "priority":
-            why += f" ({' > '.join(f['rule_systems'])})"
-        if f["source"]:
-            why += f"\nfrom {f['source']}"
-        candidates = "\n".join(
-            f"{'✓' if c['source'] == f['source'] else ' '} {c['source']}: {c['value']!s} @ {c['changed_at'][:19]}"
-            + (" (deleted)" if c["deleted"] else "")
-            for c in f["candidates"]
-        )
-        table.add_row(f["field"], "" if f["value"] is None else str(f["value"]), why, candidates)
-    console.print(table)
+        rule = f["rule"]
+        if rule == "priority":
+            rule += f" ({' > '.join(f['rule_systems'])})"
+        value = "—" if f["value"] is None else str(f["value"])
+        console.print(f"  [bold]{f['field']}[/bold] = [green]{escape(value)}[/green]  [dim]by {rule}[/dim]")
+        for c in f["candidates"]:
+            mark = "✓" if c["source"] == f["source"] else "·"
+            gone = " (deleted)" if c["deleted"] else ""
+            console.print(
+                f"      {mark} {escape(str(c['value']))}  [dim]{c['source']} @ {c['changed_at'][:19]}{gone}[/dim]"
+            )
     for link in data["links"]:
         reason = link["reason"]
-        keys = ", ".join(reason.get("keys", [])) or reason.get("rule", "")
-        console.print(f"  linked {link['source']}: {reason.get('rule')} {keys}".rstrip())
+        if reason.get("rule") == "new":
+            why = "first record of this entity"
+        else:
+            why = f"{reason.get('rule')}: " + ", ".join(reason.get("keys", []))
+        console.print(f"  linked {link['source']} — {escape(why)}")

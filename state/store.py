@@ -337,6 +337,19 @@ class SqlTransaction:
         )
         return {etype: count for etype, count in rows}
 
+    def linked_across_systems(self, entity_type: str, limit: int = 10) -> list[str]:
+        """Canonical ids whose sources come from more than one system (examples for people)."""
+        t = source_records
+        rows = self.conn.execute(
+            sa.select(t.c.canonical_id)
+            .where(t.c.entity_type == entity_type)
+            .group_by(t.c.canonical_id)
+            .having(sa.func.count(sa.distinct(t.c.system)) > 1)
+            .order_by(t.c.canonical_id)
+            .limit(limit)
+        )
+        return [str(r[0]) for r in rows]
+
     def iter_goldens(self, entity: EntityType, batch: int = 1000) -> Iterator[GoldenRecord]:
         t = golden_records
         last = ""

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from .encoding import EncodingChoice, legacy_encoding
 
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
 MAX_LINE_BYTES = 4 * 1024 * 1024
 _PREVIEW_BYTES = 200
 

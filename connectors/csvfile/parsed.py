@@ -48,6 +48,7 @@ def open_csv(path: Path, settings: CsvObjectSettings) -> Iterator[ParsedFile]:
             sample, whole_file=len(sample) < SAMPLE_BYTES, configured=configured
         )
         delimiter = _delimiter(sample, encoding, settings)
+        del sample  # not kept alive for the whole read
         stream.seek(0)
         reader = HashingReader(stream)
         decoder = LineDecoder(encoding)

@@ -171,9 +171,14 @@ class RowInterpreter:
         )
 
     def _clean(self, value: str) -> str | None:
-        text = value.replace("\r\n", "\n").strip()
-        if self._settings.escape_formulas:
-            text = unescape_formula(text)
+        # Called for every cell of every row: the common case (plain text) takes no detours.
+        text = value.strip()
+        if not text:
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        if text[0] == "'" and self._settings.escape_formulas:
+            text = unescape_formula(text) or ""
         return text or None
 
     def _peek_id(self, fields: Sequence[str]) -> str | None:

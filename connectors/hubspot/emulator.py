@@ -1,13 +1,11 @@
 """A faithful local HubSpot CRM v3/v4 API: an ASGI app over an in-memory portal.
 
 What it reproduces, with the source of each behaviour, is documented in the modules it is built
-from:
-``emulator_objects`` (objects, batch, search, merge, properties), ``emulator_associations`` (v4),
-``emulator_portal`` (state and its rules), ``emulator_search``, ``emulator_ratelimit``,
+from: ``emulator_objects`` (objects, batch, search, merge, properties), ``emulator_associations``
+(v4), ``emulator_portal`` (state and its rules), ``emulator_search``, ``emulator_ratelimit``,
 ``emulator_errors``, ``emulator_webhooks`` and ``signature``. This module wires them: routes,
 private-app bearer authentication, scopes, the per-token rate limiter with its headers, call
-counting
-and the ``connectors.emulation`` fault injector answering HubSpot's own 429/5xx bodies.
+counting and the ``connectors.emulation`` fault injector answering HubSpot's own 429/5xx bodies.
 
 Use::
 
@@ -18,9 +16,8 @@ Use::
     emulator.portal.count("contacts")        # inspect or seed state directly
 
 Authentication (apis.md §2.1): ``Authorization: Bearer <token>``; a missing or unknown token is a
-401
-``INVALID_AUTHENTICATION``, an expired one ``EXPIRED_AUTHENTICATION`` ("The OAuth token used to make
-this call expired N second(s) ago.", [V]); a token without the object's scope is a 403
+401 ``INVALID_AUTHENTICATION``, an expired one ``EXPIRED_AUTHENTICATION`` ("The OAuth token used to
+make this call expired N second(s) ago.", [V]); a token without the object's scope is a 403
 ``MISSING_SCOPES`` [K].
 """
 
@@ -160,9 +157,10 @@ class HubSpotEmulator:
                 self.url = None
 
     def client(self, access_token: str = DEFAULT_TOKEN, **kwargs: Any) -> Any:
-        """A real ``hubspot.HubSpot`` client whose configuration host is this emulator (apis.md
-        §0.2:
-        every unknown kwarg is set on the generated ``Configuration``, ``host`` included)."""
+        """A real ``hubspot.HubSpot`` client whose configuration host is this emulator.
+
+        apis.md §0.2: every unknown kwarg is set on the generated ``Configuration``, ``host``
+        included; ``kwargs`` pass through (``retry=urllib3.Retry(...)``, for instance)."""
         if self.url is None:
             raise RuntimeError("the emulator is not serving: use `with emulator.serve():`")
         from hubspot import HubSpot
@@ -215,8 +213,13 @@ class HubSpotEmulator:
             assert decision.policy is not None
             body = rate_limit_body(decision.policy, self.portal.portal_id)
             return Reply(429, body, decision.headers)
-        self._authorize(token, spec, request)
-        reply = spec.handler(Call(request, self.portal, raw_body))
+        try:
+            self._authorize(token, spec, request)
+            reply = spec.handler(Call(request, self.portal, raw_body))
+        except HubSpotError as error:
+            # Counted requests report the budget whatever their outcome.
+            error.headers = {**decision.headers, **error.headers}
+            raise
         reply.headers = {**decision.headers, **reply.headers}
         return reply
 

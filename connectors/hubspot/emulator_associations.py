@@ -2,9 +2,9 @@
 
 Sources: apis.md §2.5 and the official ``Associations_associations.json``:
 * GET pages (``limit`` ≤ 500, ``after``) of ``{toObjectId,
-  associationTypes:[{category,typeId,label}]}``;
-  ids are strings and ``label`` a non-nullable string per the spec, so an unlabeled type carries no
-  ``label`` key (the real API is reported to send ``null``; a reader must treat both as "no label");
+  associationTypes:[{category,typeId,label}]}``; ids are strings and ``label`` a non-nullable string
+  per the spec, so an unlabeled type carries no ``label`` key (the real API is reported to send
+  ``null``; a reader must treat both as "no label");
 * PUT ``.../associations/default/{toType}/{toId}`` → 200 ``BatchResponsePublicDefaultAssociation``
   (both directions); PUT ``.../associations/{toType}/{toId}`` with ``[AssociationSpec]`` → 201
   ``LabelsBetweenObjectPair``; DELETE → 204;

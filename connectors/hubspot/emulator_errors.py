@@ -1,18 +1,13 @@
 """HubSpot's error bodies, as the emulator answers them.
 
 Shape (official spec ``Error``: required ``category``, ``correlationId`` (uuid), ``message``;
-optional
-``subCategory``, ``context``, ``links``, ``errors``) plus ``"status":"error"``, which real
-responses carry
-(apis.md §2.8, [V] from issue reports). Categories per apis.md §2.8 and the changelog "Upcoming:
-Changes
-to error responses" (category ``RATE_LIMITS`` for rate-limit errors, ``VALIDATION_ERROR`` for bad
-data;
-``requestId`` removed since January 2020).
+optional ``subCategory``, ``context``, ``links``, ``errors``) plus ``"status":"error"``, which real
+responses carry (apis.md §2.8, [V] from issue reports). Categories per apis.md §2.8 and the
+changelog "Upcoming: Changes to error responses" (category ``RATE_LIMITS`` for rate-limit errors,
+``VALIDATION_ERROR`` for bad data; ``requestId`` removed since January 2020).
 
 Batch endpoints report per-input failures as ``StandardError`` items (all six keys required by the
-spec:
-``status, category, message, errors, context, links``), apis.md §2.4.
+spec: ``status, category, message, errors, context, links``), apis.md §2.4.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ Status codes are exactly those of the official spec and hubspot-api-client's ``r
 (apis.md §0.2: a wrong 2xx makes the client silently return None): create 201; get/list/update/merge
 200; archive 204; batch create 201 or 207; batch read/update/upsert 200 or 207; batch archive 204;
 search 200. List paging: ``limit`` default 10, at most 100 (50 with ``propertiesWithHistory``);
-``paging`` is absent on the last page; ``paging.next.after`` is the next id and ``link`` the URL
-of the
-next page (apis.md §2.2).
+``paging`` is absent on the last page; ``paging.next.after`` is the next id and ``link`` the URL of
+the next page (apis.md §2.2).
 """
 
 from __future__ import annotations

@@ -12,13 +12,11 @@ Behaviour and its sources:
 * an empty string clears a property; unknown or read-only properties are a 400 VALIDATION_ERROR
   (apis.md §2.2, [D] update docs);
 * a duplicate email is a 409 CONFLICT ``Contact already exists. Existing ID: N`` (apis.md §2.2,
-  [V]);
-  other unique-value properties answer the same way [K];
+  [V]); other unique-value properties answer the same way [K];
 * archive (DELETE) keeps the record, readable with ``archived=true`` (apis.md §2.2);
 * merge keeps the primary's values, fills its blanks from the secondary, records the secondary in
   ``hs_merged_object_ids`` and makes the secondary's id resolve to the survivor (apis.md §2.7;
-  whether
-  the survivor gets a new id is configurable, ``merge_creates_new_id``);
+  whether the survivor gets a new id is configurable, ``merge_creates_new_id``);
 * associations carry the default unlabeled type plus labels, mirrored on the reverse side with the
   inverse type id (apis.md §2.5); a contact has at most one primary company [K].
 """
@@ -115,8 +113,7 @@ class Portal:
     clock: Callable[[], int] = _wall_clock_ms
     merge_creates_new_id: bool = False
     # The real API returns requested-but-empty properties as null; the official schema types
-    # property
-    # values as strings, so by default they are left out (set True to reproduce the nulls).
+    # property values as strings, so by default they are left out (True reproduces the nulls).
     null_for_unset_properties: bool = False
     types: dict[str, ObjectType] = field(default_factory=build_object_types)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
@@ -439,8 +436,9 @@ class Portal:
     def upsert(
         self, type_name: str, key: str, id_property: str, raw_properties: dict[str, Any]
     ) -> tuple[StoredObject, bool]:
-        """Update the record whose unique ``id_property`` equals ``key``, or create it. (obj,
-        new)"""
+        """Update the record whose unique ``id_property`` equals ``key``, or create it.
+
+        Returns the record and whether it was created."""
         with self.lock:
             otype = self.object_type(type_name)
             self.require_unique(otype, id_property, "update/upsert")

@@ -1,8 +1,8 @@
 """HubSpot's rate limits, enforced per token with rolling windows, and the headers that report them.
 
 Sources:
-* burst and daily limits for private apps: changelog "Increasing our API limits" (Professional:
-  190 requests per 10 seconds, 650,000 per day); apis.md §2.8 ("100–190 / 10 s") [D]/[K];
+* burst and daily limits for private apps: changelog "Increasing our API limits" (Professional: 190
+  requests per 10 seconds, 650,000 per day); apis.md §2.8 ("100–190 / 10 s") [D]/[K];
 * the CRM search endpoints: 4 requests per second per token (changelog "CRM Search API Rate Limit
   Increase"), answered with the SECONDLY policy (apis.md §2.3);
 * headers ``X-HubSpot-RateLimit-Daily``, ``-Daily-Remaining``, ``-Interval-Milliseconds``, ``-Max``,

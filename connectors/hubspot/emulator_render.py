@@ -1,15 +1,13 @@
 """Stored records rendered as HubSpot's ``SimplePublicObject`` family (official spec schemas).
 
 * ``properties``: the requested ones, or the object's defaults when none are asked for (apis.md
-  §2.2),
-  plus ``createdate``, ``hs_object_id`` and the last-modified property, which HubSpot always returns
-  [K]; unknown names are ignored ("If any of the specified properties are not present on the
+  §2.2), plus ``createdate``, ``hs_object_id`` and the last-modified property, which HubSpot always
+  returns [K]; unknown names are ignored ("If any of the specified properties are not present on the
   requested object(s), they will be ignored", spec parameter description);
 * ``propertiesWithHistory``: ``{name: [ValueWithTimestamp]}``, newest first;
 * ``associations`` (v3 ``?associations=companies``): ``{"companies": {"results":
-  [{"id","type"}]}}``,
-  one item per association type (``contact_to_company`` for the primary, ``..._unlabeled`` for the
-  default) [K];
+  [{"id","type"}]}}``, one item per association type (``contact_to_company`` for the primary,
+  ``..._unlabeled`` for the default) [K];
 * ``createdAt``/``updatedAt``/``archivedAt`` as ISO-8601 with milliseconds.
 """
 

@@ -1,10 +1,8 @@
 """The portal's schema: object types, their properties and the association types between them.
 
 Sources: apis.md §2.2 (default properties, last-modified property per object), §2.5 (association
-type
-ids and object type ids), §2.6 (property shape, ``hasUniqueValue``, read-only system properties);
-the
-official ``Property`` schema in ``specs/hubspot/Properties_properties.json``.
+type ids and object type ids), §2.6 (property shape, ``hasUniqueValue``, read-only system
+properties); the official ``Property`` schema in ``specs/hubspot/Properties_properties.json``.
 """
 
 from __future__ import annotations
@@ -321,8 +319,8 @@ class AssociationType:
         return self.label is None
 
 
-# HUBSPOT_DEFINED ids, apis.md §2.5: contact→company 279 (primary 1), company→contact 280 (primary
-# 2).
+# HUBSPOT_DEFINED ids, apis.md §2.5: contact→company 279 (primary 1),
+# company→contact 280 (primary 2).
 ASSOCIATION_TYPES: tuple[AssociationType, ...] = (
     AssociationType("contacts", "companies", 279, None, 280, "contact_to_company_unlabeled"),
     AssociationType("contacts", "companies", 1, "Primary", 2, "contact_to_company"),

@@ -6,15 +6,13 @@ Sources (apis.md §2.3 unless noted):
   NOT_CONTAINS_TOKEN (official ``Filter`` enum);
 * at most 5 filterGroups, 10 filters per group, 25 filters in all (changelog "Expanded Filtering",
   2024-08-26); ``limit`` at most 200 (spec); ``query`` at most 3000 characters (spec);
-* ``after`` is a numeric offset; at most 10,000 results per query, and paging to ``after`` >=
-  10000 is
-  a 400 ("Attempting to page beyond 10,000 will result in a 400 error", search guide, quoted by
+* ``after`` is a numeric offset; at most 10,000 results per query, and paging to ``after`` >= 10000
+  is a 400 ("Attempting to page beyond 10,000 will result in a 400 error", search guide, quoted by
   connectors that handle it); ``total`` counts every match;
 * date values may be epoch ms or ISO; string comparisons ignore case [K];
 * ``sorts`` items are objects ``{"propertyName","direction"}`` (search guide); the official schema
-  and
-  the client type them as strings, and HubSpot's own Node README sends a JSON-encoded object string,
-  so both forms are accepted (a bare property name sorts ascending).
+  and the client type them as strings, and HubSpot's own Node README sends a JSON-encoded object
+  string, so both forms are accepted (a bare property name sorts ascending).
 """
 
 from __future__ import annotations

@@ -2,10 +2,8 @@
 
 * All property values are strings on the wire, numbers and booleans included (apis.md §2.2).
 * Datetimes are written as epoch milliseconds or ISO-8601 and read back as ISO-8601 with
-  milliseconds
-  and ``Z`` (``2019-10-30T03:30:17.883Z``, the spec's ``SimplePublicObject`` example); date
-  filters take
-  either form (apis.md §2.3).
+  milliseconds and ``Z`` (``2019-10-30T03:30:17.883Z``, the spec's ``SimplePublicObject`` example);
+  date filters take either form (apis.md §2.3).
 * Invalid values give one failure item per property in the shape HubSpot embeds in its 400 message
   (``isValid``, ``message``, ``error``, ``name``: issue reports quoted in apis.md and
   ``emulator_errors.invalid_property_values``).
@@ -19,8 +17,8 @@ from typing import Any
 
 from connectors.hubspot.emulator_schema import PropertyDefinition
 
-# HubSpot rejects malformed addresses with INVALID_EMAIL ("Email address x is invalid", issue
-# reports).
+# HubSpot rejects malformed addresses with INVALID_EMAIL ("Email address x is invalid",
+# seen in issue reports).
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

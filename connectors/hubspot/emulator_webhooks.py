@@ -1,12 +1,11 @@
-"""Webhook deliveries: portal changes turned into HubSpot event payloads, POSTed signed to a
-target URL.
+"""Webhook deliveries: portal changes turned into HubSpot event payloads, POSTed signed to a target
+URL.
 
 Sources (apis.md §2.9):
 * the body is a JSON array of at most 100 events: ``eventId, subscriptionId, portalId, appId,
   occurredAt, subscriptionType, attemptNumber, objectId, changeSource, sourceId`` plus
   ``propertyName/propertyValue`` (propertyChange), ``changeFlag`` (creation/deletion; the official
-  v1
-  vector body shows ``"changeFlag":"NEW"`` on a creation);
+  v1 vector body shows ``"changeFlag":"NEW"`` on a creation);
 * merge events carry ``primaryObjectId, mergedObjectIds, newObjectId, numberOfPropertiesMoved``
   (changelog "New subscription types for Webhooks"); association events ``fromObjectId, toObjectId,
   associationType, associationRemoved, isPrimaryAssociation`` [K], one per side (changelog "Bugfix:
@@ -14,8 +13,7 @@ Sources (apis.md §2.9):
 * headers ``X-HubSpot-Signature`` + ``X-HubSpot-Signature-Version`` (v1 here) and
   ``X-HubSpot-Signature-v3`` + ``X-HubSpot-Request-Timestamp`` (ms);
 * non-2xx answers and timeouts are retried, up to 10 attempts, with ``attemptNumber`` counting up
-  [K];
-  the request times out after 5 s [K].
+  [K]; the request times out after 5 s [K].
 
 Deliveries are explicit (``flush()``) so tests decide when HubSpot "sends"; nothing runs in the
 background.
@@ -81,8 +79,9 @@ class WebhookDispatcher:
         self.portal.on_change(self._on_change)
 
     def subscribe(self, subscription_type: str, property_name: str | None = None) -> Subscription:
-        """Subscribe to ``contact.creation``, ``company.propertyChange`` (with a property or
-        "*")…"""
+        """Subscribe to e.g. ``contact.creation`` or ``company.propertyChange``.
+
+        A propertyChange subscription names one property, or "*" for every property."""
         kind = subscription_type.split(".", 1)[-1]
         if kind not in EVENT_KINDS:
             raise ValueError(f"unsupported subscription type {subscription_type}")

@@ -8,8 +8,8 @@ Sources:
 
 v3 covers ``method + uri + body + timestamp``. HubSpot tells receivers to URL-decode a fixed list of
 escapes in the URI before hashing; ``sign_v3`` applies the same decoding, so the emulator signs
-exactly
-what a conforming receiver recomputes (the client library helper does not decode: see apis.md §0.2).
+exactly what a conforming receiver recomputes (the client library helper does not decode: see
+apis.md §0.2).
 """
 
 from __future__ import annotations

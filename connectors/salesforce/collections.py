@@ -45,7 +45,8 @@ def _run(
 ) -> list[Result]:
     """Apply each item in order; with allOrNone, undo all and report the successes as rolled back.
 
-    ``keep_id``: a rolled-back update or delete still names its record; a rolled-back create has none.
+    ``keep_id``: a rolled-back update or delete still names its record; a rolled-back create
+    has none.
     """
     with org.all_or_none(all_or_none) as outcomes:
         results: list[Result] = []
@@ -176,7 +177,9 @@ def upsert(org: Org, sobject: str, field_name: str, body: Any, user_id: str) -> 
     return results
 
 
-def delete(org: Org, ids_param: str | None, all_or_none_param: str | None, user_id: str) -> list[Result]:
+def delete(
+    org: Org, ids_param: str | None, all_or_none_param: str | None, user_id: str
+) -> list[Result]:
     raw_ids = [i for i in (ids_param or "").split(",") if i]
     if not raw_ids:
         raise errors.ApiError(400, "MISSING_ARGUMENT", "ids parameter is required")  # [K]

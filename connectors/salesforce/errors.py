@@ -1,8 +1,8 @@
 """Salesforce's error shapes, with the messages the real API uses.
 
-REST errors are a JSON array of ``{"message", "errorCode", "fields"}`` (apis.md §1.3 [D][V]: the client
-indexes ``[0]['errorCode']`` on a 401, so it must be a list). Inside sObject Collections results the same
-error carries ``statusCode`` instead of ``errorCode`` (apis.md §1.4 [V]).
+REST errors are a JSON array of ``{"message", "errorCode", "fields"}`` (apis.md §1.3 [D][V]: the
+client indexes ``[0]['errorCode']`` on a 401, so it must be a list). Inside sObject Collections
+results the same error carries ``statusCode`` instead of ``errorCode`` (apis.md §1.4 [V]).
 Tags after each message say how it is known: [D] documented, [V] seen verbatim in client code or
 captured responses, [K] background knowledge kept plausible.
 """
@@ -137,7 +137,7 @@ def inactive_owner(user_id: str, obj: ObjectDef) -> ApiError:
 
 
 def entity_is_deleted(status: int, fields: list[str] | None = None) -> ApiError:
-    # apis.md §1.3 [V]: [{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED","fields":[]}]
+    # apis.md §1.3 [V]: "entity is deleted", ENTITY_IS_DELETED, fields []
     return ApiError(status, "ENTITY_IS_DELETED", "entity is deleted", fields or [])
 
 
@@ -154,7 +154,8 @@ def not_writable(field_names: list[str]) -> ApiError:
         400,
         "INVALID_FIELD_FOR_INSERT_UPDATE",
         f"Unable to create/update fields: {', '.join(field_names)}. Please check the security "
-        "settings of this field and verify that it is read/write for your profile or permission set.",
+        "settings of this field and verify that it is read/write for your profile or permission "
+        "set.",
         field_names,
     )
 
@@ -243,7 +244,7 @@ def unsupported_type(name: str) -> ApiError:
 
 def too_many_records(limit: int) -> ApiError:
     # EXCEEDED_ID_LIMIT "record limit reached. cannot submit more than 200 records into this call"
-    # (django-salesforce issue #328, which uses composite/sobjects; jsforce users report the same) [V]
+    # (django-salesforce issue #328, which uses composite/sobjects; jsforce reports the same) [V]
     return ApiError(
         400,
         "EXCEEDED_ID_LIMIT",

@@ -109,8 +109,8 @@ class Org:
             email="integration@huitong.example",
             last_name="Integration",
             first_name="Huitong",
-            password="Hub-Passw0rd",
-            security_token="HUBTOKEN42",
+            password="Hub-Passw0rd",  # noqa: S106 - a fixture credential of the emulated org
+            security_token="HUBTOKEN42",  # noqa: S106
         )
         self.credentials = Credentials(
             "integration@huitong.example",
@@ -144,7 +144,7 @@ class Org:
         email: str,
         last_name: str,
         first_name: str | None = None,
-        password: str = "Passw0rd",
+        password: str = "Passw0rd",  # noqa: S107 - emulated users' default
         security_token: str = "",
         active: bool = True,
     ) -> str:
@@ -241,7 +241,10 @@ class Org:
     def limits(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "DailyApiRequests": {"Max": self.api_limit, "Remaining": self.api_limit - self.api_used},
+                "DailyApiRequests": {
+                    "Max": self.api_limit,
+                    "Remaining": self.api_limit - self.api_used,
+                },
                 "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
                 "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
             }
@@ -291,11 +294,12 @@ class Org:
             return [dict(r) for r in self.store.rows(self._object(sobject).name, include_deleted)]
 
     def touch(self, record_id: str) -> None:
-        """Test helper: a system change (automation) moves SystemModstamp but not LastModifiedDate."""
+        """Test helper: a system change moves SystemModstamp but not LastModifiedDate."""
         with self.lock:
             sobject = self.store.object_of(record_id)
             row = self.store.get(record_id)
-            assert sobject is not None and row is not None
+            if sobject is None or row is None:
+                raise KeyError(record_id)
             self.store.put(sobject, {**row, "SystemModstamp": self.now()})
 
     def purge_recycle_bin(self) -> None:
@@ -314,7 +318,13 @@ class Org:
     # --- queries -------------------------------------------------------------------------------
 
     def query(
-        self, text: str, *, include_deleted: bool, batch_size: int | None, user_id: str, version: str
+        self,
+        text: str,
+        *,
+        include_deleted: bool,
+        batch_size: int | None,
+        user_id: str,
+        version: str,
     ) -> dict[str, Any]:
         with self.lock:
             self.purge_recycle_bin()
@@ -350,14 +360,20 @@ class Org:
                 raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")  # [K] text
             cursor.last_used = now
             page = self._page_size(batch_size)
-            return self._page(cursor.records, int(offset_text), page, cursor.endpoint, user_id, version, cursor_id)
+            return self._page(
+                cursor.records, int(offset_text), page, cursor.endpoint, user_id, version, cursor_id
+            )
 
     def expire_query_cursors(self) -> None:
         with self.lock:
             self._cursors.clear()
 
     def _page_size(self, requested: int | None) -> int:
-        size = MAX_QUERY_PAGE if requested is None else max(MIN_QUERY_BATCH, min(requested, MAX_QUERY_PAGE))
+        size = (
+            MAX_QUERY_PAGE
+            if requested is None
+            else max(MIN_QUERY_BATCH, min(requested, MAX_QUERY_PAGE))
+        )
         return max(1, min(size, self.query_page_size))
 
     def _page(

@@ -156,37 +156,37 @@ def _text(name: str, label: str, length: int, **kw: Any) -> FieldDef:
     return FieldDef(name, kw.pop("type", "string"), label, length=length, **kw)
 
 
+def _system(name: str, type_: str, label: str, **kw: Any) -> FieldDef:
+    """A platform-maintained field: set on every write, never writable through the API."""
+    return FieldDef(
+        name,
+        type_,
+        label,
+        createable=False,
+        updateable=False,
+        nillable=False,
+        defaulted_on_create=True,
+        **kw,
+    )
+
+
 def _audit_fields() -> tuple[FieldDef, ...]:
     # Audit fields are set by the platform and never writable through the API
     # (INVALID_FIELD_FOR_INSERT_UPDATE), apis.md §1.8 / Object Reference "System Fields" [D].
-    system = {"createable": False, "updateable": False, "nillable": False}
+    user = {"length": 18, "reference_to": ("User",)}
     return (
-        FieldDef("IsDeleted", "boolean", "Deleted", defaulted_on_create=True, **system),
-        FieldDef("CreatedDate", "datetime", "Created Date", defaulted_on_create=True, **system),
-        FieldDef(
-            "CreatedById",
-            "reference",
-            "Created By ID",
-            length=18,
-            reference_to=("User",),
-            relationship_name="CreatedBy",
-            defaulted_on_create=True,
-            **system,
-        ),
-        FieldDef(
-            "LastModifiedDate", "datetime", "Last Modified Date", defaulted_on_create=True, **system
-        ),
-        FieldDef(
+        _system("IsDeleted", "boolean", "Deleted"),
+        _system("CreatedDate", "datetime", "Created Date"),
+        _system("CreatedById", "reference", "Created By ID", relationship_name="CreatedBy", **user),
+        _system("LastModifiedDate", "datetime", "Last Modified Date"),
+        _system(
             "LastModifiedById",
             "reference",
             "Last Modified By ID",
-            length=18,
-            reference_to=("User",),
             relationship_name="LastModifiedBy",
-            defaulted_on_create=True,
-            **system,
+            **user,
         ),
-        FieldDef("SystemModstamp", "datetime", "System Modstamp", defaulted_on_create=True, **system),
+        _system("SystemModstamp", "datetime", "System Modstamp"),
     )
 
 

@@ -1,18 +1,20 @@
 """A real subset of SOQL: tokenizer, parser, binding to the schema, evaluation.
 
-Supported (SOQL and SOSL Reference [D]): ``SELECT`` field list (with parent relationship paths such as
-``Account.Name`` or ``Owner.Email``), ``COUNT()`` and ``COUNT(field)``; ``FROM`` one object; ``WHERE``
-with ``AND``/``OR``/``NOT`` and parentheses, ``= != <> < <= > >=``, ``IN``/``NOT IN``, ``LIKE`` (``%``
-and ``_``, case-insensitive), ``NULL``, ``TRUE``/``FALSE``, numbers, unquoted datetime literals
-(``2024-01-01T00:00:00Z``, ``...+08:00``), date literals (``TODAY``, ``LAST_N_DAYS:n``...), quoted
-strings with backslash escapes; ``ORDER BY`` several fields ``ASC``/``DESC`` ``NULLS FIRST|LAST``
-(nulls first by default, text sorted case-insensitively [D] "ORDER BY"); ``LIMIT``; ``OFFSET``.
+Supported (SOQL and SOSL Reference [D]): ``SELECT`` field list (with parent relationship paths
+such as ``Account.Name`` or ``Owner.Email``), ``COUNT()`` and ``COUNT(field)``; ``FROM`` one object;
+``WHERE`` with ``AND``/``OR``/``NOT`` and parentheses, ``= != <> < <= > >=``, ``IN``/``NOT IN``,
+``LIKE`` (``%`` and ``_``, case-insensitive), ``NULL``, ``TRUE``/``FALSE``, numbers, unquoted
+datetime literals (``2024-01-01T00:00:00Z``, ``...+08:00``), date literals (``TODAY``,
+``LAST_N_DAYS:n``...), quoted strings with backslash escapes; ``ORDER BY`` several fields
+``ASC``/``DESC`` ``NULLS FIRST|LAST`` (nulls first by default, text sorted case-insensitively [D]
+"ORDER BY"); ``LIMIT``; ``OFFSET``.
 Text comparisons are case-insensitive, and ``!=`` matches nulls [K].
 
 Errors use the real codes and the real shape of the message: the query row, a caret, then
 ``ERROR at Row:r:Column:c`` and the text (seen verbatim in many clients' logs [V]):
 ``MALFORMED_QUERY`` for syntax, ``INVALID_TYPE`` for an unknown object, ``INVALID_FIELD`` for an
-unknown field or a literal of the wrong type, ``INVALID_QUERY_FILTER_OPERATOR`` for a bad id literal.
+unknown field or a literal of the wrong type, ``INVALID_QUERY_FILTER_OPERATOR`` for a bad id
+literal.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from connectors.salesforce.values import attributes, json_value, parse_datetime
 Lookup = Callable[[str, str], Mapping[str, Any] | None]
 
 _KEYWORDS = frozenset(
-    "SELECT FROM WHERE AND OR NOT IN LIKE ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET NULL "
-    "TRUE FALSE COUNT INCLUDES EXCLUDES GROUP HAVING WITH FOR USING".split()
+    (
+        *("SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC"),
+        *("DESC", "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "NULL", "TRUE", "FALSE", "COUNT"),
+        *("INCLUDES", "EXCLUDES", "GROUP", "HAVING", "WITH", "FOR", "USING"),
+    )
 )
 _UNSUPPORTED_CLAUSES = ("GROUP", "HAVING", "WITH", "FOR", "USING", "INCLUDES", "EXCLUDES")
 _TOKEN_RE = re.compile(
@@ -80,7 +85,7 @@ def _location_error(query: str, pos: int, code: str, message: str) -> ApiError:
 
 
 def _read_string(query: str, start: int) -> tuple[Token, int]:
-    """A quoted literal; returns its decoded value and, for LIKE, a regex honouring ``\\%``/``\\_``."""
+    """A quoted literal: its decoded value and, for LIKE, a regex honouring ``\\%``/``\\_``."""
     chars: list[str] = []
     pattern: list[str] = []
     i = start + 1
@@ -211,7 +216,9 @@ class _Parser:
 
     def unexpected(self, token: Token) -> ApiError:
         shown = token.text if token.kind == "eof" else f"'{token.text}'"
-        return _location_error(self.query, token.pos, "MALFORMED_QUERY", f"unexpected token: {shown}")
+        return _location_error(
+            self.query, token.pos, "MALFORMED_QUERY", f"unexpected token: {shown}"
+        )
 
     def expect_word(self, word: str) -> Token:
         if not self.at(word):
@@ -288,7 +295,7 @@ class _Parser:
                 self.query,
                 token.pos,
                 "MALFORMED_QUERY",
-                "child relationship subqueries are valid SOQL that this emulator does not implement",
+                "child relationship subqueries are valid SOQL this emulator does not implement",
             )
         token = self.identifier()
         return FieldRef(token.text, token.pos)
@@ -402,12 +409,13 @@ class FieldPath:
     names: tuple[str, ...]  # output names: relationship names then the field name
 
     def value(self, fields: Mapping[str, Any], lookup: Lookup) -> Any:
-        current: Mapping[str, Any] | None = fields
+        current: Mapping[str, Any] = fields
         for hop, target in zip(self.hops, self.targets, strict=True):
-            ref = current.get(hop.name) if current is not None else None
-            current = lookup(target.name, ref) if ref else None
-            if current is None:
+            ref = current.get(hop.name)
+            parent = lookup(target.name, ref) if ref else None
+            if parent is None:
                 return None
+            current = parent
         return current.get(self.field.name)
 
 
@@ -520,9 +528,9 @@ class _Binder:
         if op in ("IN", "NOT_IN"):
             wanted = values
             positive = op == "IN"
-            return lambda rec, lk: any(
-                _compare(path.value(rec, lk), "=", v) for v in wanted
-            ) is positive
+            return lambda rec, lk: (
+                any(_compare(path.value(rec, lk), "=", v) for v in wanted) is positive
+            )
         value = values[0]
         return lambda rec, lk: _compare(path.value(rec, lk), op, value)
 
@@ -669,7 +677,7 @@ def _order_cmp(
 def project(
     compiled: CompiledQuery, record: Mapping[str, Any], lookup: Lookup, version: str
 ) -> dict[str, Any]:
-    """One record as the query resource returns it: ``attributes`` first, selected fields in order."""
+    """One record as the query resource returns it: ``attributes``, then the selected fields."""
     out: dict[str, Any] = {"attributes": attributes(compiled.sobject.name, record["Id"], version)}
     for path in compiled.fields:
         _place(out, path, record, lookup, version)

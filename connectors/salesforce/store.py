@@ -1,10 +1,10 @@
 """The org's records in memory: live and recycle-bin rows, unique indexes, and an undo journal.
 
-Every write goes through ``put``/``soft_delete``/``purge`` so that the external-id indexes stay exact
-and an ``allOrNone`` batch can be rolled back to the state before it began (apis.md §1.4).
-Deleted rows stay in the Recycle Bin (``IsDeleted = true``, visible to queryAll and getDeleted) until
-purged after ``recycle_bin_days`` (about 15 days, apis.md §1.2 / §1.7 [D]); recycled rows hold no
-unique value, so an upsert never matches them.
+Every write goes through ``put``/``soft_delete``/``purge`` so that the external-id indexes stay
+exact and an ``allOrNone`` batch can be rolled back to the state before it began (apis.md §1.4).
+Deleted rows stay in the Recycle Bin (``IsDeleted = true``, visible to queryAll and getDeleted)
+until purged after ``recycle_bin_days`` (about 15 days, apis.md §1.2 / §1.7 [D]); recycled rows
+hold no unique value, so an upsert never matches them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ Record = dict[str, Any]
 
 
 def index_key(field: FieldDef, value: Any) -> str:
-    """Unique and external-id text is compared case-insensitively unless the field says otherwise."""
+    """Unique and external-id text compares case-insensitively unless the field says otherwise."""
     text = str(value)
     return text if field.case_sensitive else text.casefold()
 
@@ -138,9 +138,7 @@ class RecordStore:
 
     def _remember(self, sobject: str, record_id: str, before: Record | None) -> None:
         if self._journal is not None:
-            self._journal.append(
-                _Undo(sobject, record_id, before, self._deleted_at.get(record_id))
-            )
+            self._journal.append(_Undo(sobject, record_id, before, self._deleted_at.get(record_id)))
 
     def _add_index(self, sobject: str, record: Record) -> None:
         for field in _indexed(OBJECTS[sobject]):

@@ -15,7 +15,7 @@ _ISO_DATETIME = re.compile(
 
 
 def format_datetime(value: datetime) -> str:
-    """``2013-05-20T20:49:32.000+0000``: milliseconds and ``+0000`` without colon (apis.md §1.2 [D])."""
+    """``2013-05-20T20:49:32.000+0000``: milliseconds, ``+0000`` without colon (apis.md §1.2)."""
     utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
@@ -65,4 +65,7 @@ def json_value(field: FieldDef, value: Any) -> Any:
 
 
 def attributes(object_name: str, record_id: str, version: str) -> dict[str, str]:
-    return {"type": object_name, "url": f"/services/data/v{version}/sobjects/{object_name}/{record_id}"}
+    return {
+        "type": object_name,
+        "url": f"/services/data/v{version}/sobjects/{object_name}/{record_id}",
+    }

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from connectors.salesforce import errors
-from connectors.salesforce.errors import ApiError
 from connectors.salesforce.ids import IdFactory, key_prefix, normalize_id
 from connectors.salesforce.schema import OBJECTS, FieldDef, ObjectDef, find_object
 from connectors.salesforce.store import Record, RecordStore
@@ -101,7 +100,11 @@ class RecordWriter:
         record = {**existing, **values}
         # Every API write is a user change: both stamps move (apis.md §1.8 [K]).
         record.update(
-            {"LastModifiedDate": ctx.now, "LastModifiedById": ctx.user_id, "SystemModstamp": ctx.now}
+            {
+                "LastModifiedDate": ctx.now,
+                "LastModifiedById": ctx.user_id,
+                "SystemModstamp": ctx.now,
+            }
         )
         _compute(obj, record)
         self._check_required(obj, record)
@@ -259,7 +262,9 @@ class RecordWriter:
             value = record.get(field.name)
             if not field.unique or value is None:
                 continue
-            others = [rid for rid in self.store.matches(obj.name, field, value) if rid != record["Id"]]
+            others = [
+                rid for rid in self.store.matches(obj.name, field, value) if rid != record["Id"]
+            ]
             if others:
                 raise errors.duplicate_value(field, others[0])
 
@@ -283,4 +288,3 @@ def _compute(obj: ObjectDef, record: Record) -> None:
     if obj.name in ("Contact", "User"):
         parts = [record.get("FirstName"), record.get("LastName")]
         record["Name"] = " ".join(p for p in parts if p) or None
-

@@ -1,16 +1,18 @@
-"""Shared pieces of the normalisers: the error type and the text clean-up every other module builds on."""
+"""Shared pieces of the normalisers: the error type and the text clean-up the other modules use."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 _MAX_SHOWN = 80
 
 
-class InvalidValue(ValueError):  # noqa: N818 - the name other modules import (hub.model, mappings)
+class InvalidValue(ValueError):
     """A value that cannot be normalised. The message names the value and what was expected.
 
     A ``ValueError`` so pydantic validators turn it into a validation error of the field, and
@@ -20,6 +22,17 @@ class InvalidValue(ValueError):  # noqa: N818 - the name other modules import (h
     def __init__(self, message: str, *, value: object = None) -> None:
         super().__init__(message)
         self.value = value
+
+    def naming(self, raw: object, *, seen: str) -> InvalidValue:
+        """The same error naming ``raw``, the value as the source held it, instead of ``seen``, the
+        cleaned text the (cached) check was given: the user must find the value in their data.
+        Errors about another value (a time zone, a country given alongside) are left alone."""
+        if self.value != seen or raw == seen:
+            return self
+        message, shown_seen = str(self), shown(seen)
+        if message.startswith(shown_seen):
+            message = shown(raw) + message[len(shown_seen) :]
+        return InvalidValue(message, value=raw)
 
 
 def shown(value: object) -> str:
@@ -39,8 +52,13 @@ _CLEANUP = {cp: None for cp in (0x200B, 0x2060, 0xFEFF, 0x00AD)}
 _CLEANUP.update({cp: " " for cp in (*range(0x00, 0x20), *range(0x7F, 0xA0))})
 
 
+def word_set(text: str) -> frozenset[str]:
+    """The words of one whitespace-separated string (long vocabularies read better so)."""
+    return frozenset(text.split())
+
+
 def nfkc(value: str) -> str:
-    """NFKC (full-width ＡＢＣ１２３＠ → ABC123@, ideographic space → space); ASCII is already NFKC."""
+    """NFKC: full-width ＡＢＣ１２３＠ → ABC123@, ideographic space → space. ASCII is unchanged."""
     return value if value.isascii() else unicodedata.normalize("NFKC", value)
 
 
@@ -57,6 +75,12 @@ def as_text(value: Any, expected: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise invalid(value, expected)
     return str(value)
+
+
+def cleaned_text(value: Any, expected: str) -> str | None:
+    """The input cleaned (``clean``), or None when nothing is left: None, "", spaces, a lone BOM."""
+    text = as_text(value, expected)
+    return (clean(text) or None) if text is not None else None
 
 
 def is_cjk(char: str) -> bool:
@@ -79,17 +103,15 @@ def has_cjk(value: str) -> bool:
 
 
 def normalize_text(value: str | None) -> str | None:
-    """Free text for comparison and storage: NFKC, invisible characters removed, whitespace collapsed,
-    trimmed. CJK is kept as written: no conversion between simplified and traditional characters (a
-    customer's own spelling of their name is data; the matcher compares through pinyin instead).
+    """Free text for comparison and storage: NFKC, invisible characters removed, whitespace
+    collapsed, trimmed. CJK is kept as written: no conversion between simplified and traditional
+    characters (a customer's own spelling of their name is data; the matcher compares through pinyin
+    instead).
 
     >>> normalize_text("  Ｈｕａｗｅｉ\u3000技术  ")
     'Huawei 技术'
     """
-    text = as_text(value, "text")
-    if text is None:
-        return None
-    return clean(text) or None
+    return cleaned_text(value, "text")
 
 
 # Latin letters that carry no combining mark to strip but still differ from their ASCII spelling.
@@ -100,8 +122,8 @@ _LATIN_LETTERS = str.maketrans(
 
 
 def strip_accents(value: str) -> str:
-    """``José Müller Øresund`` → ``Jose Muller Oresund``: marks are dropped from Latin letters only, so
-    Japanese voiced kana (ガ) and Hangul keep their form."""
+    """``José Müller Øresund`` → ``Jose Muller Oresund``: marks are dropped from Latin letters only,
+    so Japanese voiced kana (ガ) and Hangul keep their form."""
     if value.isascii():
         return value
     kept: list[str] = []
@@ -124,3 +146,17 @@ _SPACE_IN_CJK = re.compile(f"(?<=[{CJK_CLASS}·]) (?=[{CJK_CLASS}·])")
 def join_cjk(text: str) -> str:
     """Spaces between two CJK characters removed (``华为 技术`` → ``华为技术``); others kept."""
     return _SPACE_IN_CJK.sub("", text) if " " in text else text
+
+
+@lru_cache(maxsize=1)
+def _lazy_pinyin() -> Callable[[str], list[str]]:
+    """``pypinyin.lazy_pinyin`` (tone-less), imported on first use: it takes ~0.25 s to load."""
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin
+
+
+def to_pinyin(text: str) -> list[str]:
+    """Tone-less pinyin syllables of the Han characters (``张伟`` → ``['zhang', 'wei']``); runs of
+    other characters come back as their own words."""
+    return [word for chunk in _lazy_pinyin()(text) for word in chunk.split()]

@@ -1,14 +1,14 @@
 """Countries as ISO 3166-1 alpha-2 codes, from whatever a source system holds.
 
-The data comes from Babel's copy of Unicode CLDR, the set of country names every operating system and
-browser uses: ``territory_aliases`` maps each alpha-3 code (``CHN``), numeric code (``156``) and retired
-code (``UK``, ``DDR``, ``ZAR``) to its alpha-2 code, and ``Locale(x).territories`` names every country
-in English, simplified and traditional Chinese, Japanese, Korean and the main European languages.
-Babel was preferred to pycountry because pycountry's names are English (ISO's own spellings) only,
-while CRM data in China holds 中国 / 中國 / 美国 as often as "China". The hand-written aliases below add
-what CLDR does not carry: informal English (USA, UK, PRC, Mainland China), ISO's "Korea, Republic of"
-spellings as found in Salesforce's state and country picklists, and Chinese forms (中华人民共和国,
-中国大陆, 中国香港, 台湾省 …).
+The data comes from Babel's copy of Unicode CLDR, the set of country names every operating system
+and browser uses: ``territory_aliases`` maps each alpha-3 code (``CHN``), numeric code (``156``) and
+retired code (``UK``, ``DDR``, ``ZAR``) to its alpha-2 code, and ``Locale(x).territories`` names
+every country in English, simplified and traditional Chinese, Japanese, Korean and the main European
+languages. Babel was preferred to pycountry because pycountry's names are English (ISO's own
+spellings) only, while CRM data in China holds 中国 / 中國 / 美国 as often as "China". The
+hand-written aliases below add what CLDR does not carry: informal English (USA, UK, PRC, Mainland
+China), ISO's "Korea, Republic of" spellings as found in Salesforce's state and country picklists,
+and Chinese forms (中华人民共和国, 中国大陆, 中国香港, 台湾省 …).
 
 Hong Kong, Macao and Taiwan are their own ISO codes (HK, MO, TW), as in every CRM and ERP. ``XK``
 (Kosovo, user-assigned but used by the EU and most CRMs) is accepted; CLDR's pseudo-regions (EU, ZZ,
@@ -18,12 +18,28 @@ XA, XB) are not.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import cast
 
-from hub.normalize._base import as_text, clean, invalid, strip_accents
+from hub.normalize._base import InvalidValue, clean, cleaned_text, invalid, strip_accents
 
 _EXPECTED = "a known country (an ISO 3166-1 code or a country name)"
-_NAME_LOCALES = ("en", "zh", "zh_Hant", "zh_Hant_HK", "ja", "ko", "de", "fr", "es", "pt", "it", "nl", "ru")
+_NAME_LOCALES = (
+    "en",
+    "zh",
+    "zh_Hant",
+    "zh_Hant_HK",
+    "ja",
+    "ko",
+    "de",
+    "fr",
+    "es",
+    "pt",
+    "it",
+    "nl",
+    "ru",
+)
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
 _PUNCTUATION = re.compile(r"[.,'’`()\[\]\"“”/_-]+")
 _BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]\s*")
@@ -40,7 +56,8 @@ _ALIASES = {
     "MO": "Macau|Macao|Macau SAR|Macao SAR|Macau, China|Macao, China|"
     "澳门|澳門|中国澳门|中國澳門|澳门特别行政区|澳門特別行政區",
     "TW": "Taiwan|Taiwan ROC|Taiwan, Province of China|Taiwan (Province of China)|Chinese Taipei|"
-    "Republic of China|Republic of China (Taiwan)|台湾|台灣|中国台湾|中國台灣|台湾省|中国台湾省|中華民國",
+    "Republic of China|Republic of China (Taiwan)|"
+    "台湾|台灣|中国台湾|中國台灣|台湾省|中国台湾省|中華民國",
     "KR": "Korea|South Korea|Republic of Korea|Korea, Republic of|Korea (South)|Korea South|"
     "韩国|韓國|南韩|南韓|大韩民国|大韓民國",
     "KP": "North Korea|DPRK|Korea, Democratic People's Republic of|Democratic People's Republic of "
@@ -81,24 +98,25 @@ _ALIASES = {
 
 
 def normalize_country(value: str | None) -> str | None:
-    """``'CHN'`` / ``'156'`` / ``'China'`` / ``'中华人民共和国'`` / ``'cn'`` → ``'CN'``; empty → None.
+    """``'CHN'`` / ``'156'`` / ``'China'`` / ``'中华人民共和国'`` / ``'cn'`` → ``'CN'``; empty →
+    None.
 
     Unknown values raise ``InvalidValue``: a country silently dropped would be worse than a rejected
     value the user can fix in the mapping.
     """
-    text = as_text(value, _EXPECTED)
+    text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
-    return _normalize_country(text)
+    try:
+        return _normalize_country(text)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=4096)
 def _normalize_country(text: str) -> str:
     codes, names = _tables()
-    cleaned = clean(text)
+    cleaned = text
     upper = cleaned.upper()
     if upper in codes:
         return upper
@@ -116,7 +134,7 @@ def _normalize_country(text: str) -> str:
 
 
 def _name_key(name: str) -> str:
-    """Comparison form of a name: case, accents, punctuation and '&'/'and'/'Saint' spellings folded."""
+    """Comparison form of a name: case, accents, punctuation, '&'/'and' and 'Saint'/'St' folded."""
     key = strip_accents(clean(name)).casefold().replace("&", " and ")
     words = _PUNCTUATION.sub(" ", key).split()
     if words and words[0] == "the":
@@ -131,8 +149,8 @@ def _tables() -> tuple[frozenset[str], dict[str, str]]:
     """(alpha-2 codes, every other spelling → alpha-2), built once from CLDR on first use."""
     from babel.core import Locale, get_global
 
-    aliases: dict[str, list[str]] = get_global("territory_aliases")
-    english = Locale("en").territories
+    aliases: Mapping[str, list[str]] = get_global("territory_aliases")
+    english: Mapping[str, str] = cast("Mapping[str, str]", Locale("en").territories)
     has_numeric = {t[0] for code, t in aliases.items() if code.isdigit() and len(t) == 1}
     codes = frozenset(
         code
@@ -144,7 +162,8 @@ def _tables() -> tuple[frozenset[str], dict[str, str]]:
         if len(targets) == 1 and targets[0] in codes:
             names[code if code.isdigit() else code.lower()] = targets[0]
     for locale in _NAME_LOCALES:  # earlier locales win a clash of spellings
-        for code, name in Locale.parse(locale).territories.items():
+        territories = cast("Mapping[str, str]", Locale.parse(locale).territories)
+        for code, name in territories.items():
             if code in codes:
                 names.setdefault(_name_key(name), code)
     for code, spellings in _ALIASES.items():

@@ -1,21 +1,21 @@
 """Dates and moments from the spellings source systems use.
 
 Accepted: ISO 8601 (``2024-01-05T10:00:00+08:00``, ``Z``, basic ``20240105``), ``YYYY-M-D`` /
-``YYYY/MM/DD`` / ``YYYY.MM.DD`` with an optional time (``HH:MM[:SS[.fff]]``, am/pm, 上午/下午, an offset),
-Chinese ``2024年1月5日 14时30分``, ``DD.MM.YYYY`` (day first: dots are never month-first), English
-month names (``5 Jan 2024``, ``Jan 5, 2024``, ``05-Jan-2024``, RFC 2822 with a weekday), compact
-``YYYYMMDDHHMMSS`` (ERP exports), and epoch numbers.
+``YYYY/MM/DD`` / ``YYYY.MM.DD`` with an optional time (``HH:MM[:SS[.fff]]``, am/pm, 上午/下午, an
+offset), Chinese ``2024年1月5日 14时30分``, ``DD.MM.YYYY`` (day first: dots are never month-first),
+English month names (``5 Jan 2024``, ``Jan 5, 2024``, ``05-Jan-2024``, RFC 2822 with a weekday),
+compact ``YYYYMMDDHHMMSS`` (ERP exports), and epoch numbers.
 
-Epoch numbers (int, float or a digit string other than 8 or 14 digits) are told apart by size:
-below 1e11 they are seconds (up to the year 5138), below 1e14 milliseconds (from 1973 on; HubSpot,
-DingTalk and Feishu send milliseconds), anything larger is refused. Excel serial day numbers (45296 =
-2024-01-05) are not accepted: they cannot be told from epoch seconds, and an Excel export read as text
-(the CSV connector does) shows the formatted date anyway; a mapping that really receives serials
-converts them with an explicit transform.
+Epoch numbers (int, float or a digit string other than 8 or 14 digits) are told apart by size: below
+1e11 they are seconds (up to the year 5138), below 1e14 milliseconds (from 1973 on; HubSpot,
+DingTalk and Feishu send milliseconds), anything larger is refused. Excel serial day numbers (45296
+= 2024-01-05) are not accepted: they cannot be told from epoch seconds, and an Excel export read as
+text (the CSV connector does) shows the formatted date anyway; a mapping that really receives
+serials converts them with an explicit transform.
 
 ``D/M/YYYY`` against ``M/D/YYYY``: refused as ambiguous (``01/02/2024``) unless a part is above 12,
-both parts are equal, or the caller says ``day_first``; a wrong guess would move a birthday silently.
-Two-digit years are refused for the same reason.
+both parts are equal, or the caller says ``day_first``; a wrong guess would move a birthday
+silently. Two-digit years are refused for the same reason.
 
 Naive values are read in ``default_tz`` (IANA name, ``zoneinfo``); results of ``parse_datetime`` are
 aware and in UTC.
@@ -27,15 +27,14 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.normalize._base import clean, invalid
+from hub.normalize._base import InvalidValue, clean, invalid
 
 _DATETIME = "a date and time"
 _DATE = "a date"
-_SECONDS_LIMIT = 1e11
-_MILLISECONDS_LIMIT = 1e14
+_SECONDS_LIMIT = Decimal("1e11")
+_MILLISECONDS_LIMIT = Decimal("1e14")
 
 _MONTHS = {
     name: number
@@ -53,8 +52,12 @@ _MONTHS = {
 _WEEKDAY = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*")
 _YEAR_FIRST = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 _YEAR_LAST = re.compile(r"(\d{1,2})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{2,4})(?!\d)")
-_DAY_MONTH_NAME = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{2,4})(?!\d)")
-_MONTH_NAME_DAY = re.compile(r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?,?\s*(\d{2,4})(?!\d)")
+_DAY_MONTH_NAME = re.compile(
+    r"(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{2,4})(?!\d)"
+)
+_MONTH_NAME_DAY = re.compile(
+    r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?,?\s*(\d{2,4})(?!\d)"
+)
 _TIME = re.compile(
     r"(?:t|\s)*(上午|下午|晚上|凌晨|中午)?\s*(\d{1,2})\s*[:时時点點]\s*(\d{1,2})?\s*分?"
     r"(?:\s*[:]?\s*(\d{1,2})(?:[.,](\d{1,9}))?\s*秒?)?\s*(am|pm|a\.m\.|p\.m\.)?"
@@ -86,10 +89,13 @@ def parse_datetime(
         raise invalid(value, _DATETIME)
     if not isinstance(value, str):
         return _from_epoch(value, value)
-    text = value.strip()
+    text = clean(value)
     if not text:
         return None
-    return _parse_datetime_text(text, default_tz, day_first)
+    try:
+        return _parse_datetime_text(text, default_tz, day_first)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 14)
@@ -97,12 +103,15 @@ def _parse_datetime_text(text: str, default_tz: str, day_first: bool | None) -> 
     return _to_utc(_read_text(text, day_first, _DATETIME), default_tz)
 
 
-def parse_date(value: str | int | float | date | None, *, day_first: bool | None = None) -> date | None:
+def parse_date(
+    value: str | int | float | date | None, *, day_first: bool | None = None
+) -> date | None:
     """A calendar date (birth date, founding date); empty → None; unreadable or ambiguous →
     ``InvalidValue``.
 
     A moment with a time keeps the date as written (``1990-05-01T00:00:00+08:00`` → 1990-05-01), and
-    epoch numbers are read as UTC dates (HubSpot and Salesforce send date-only values as midnight UTC).
+    epoch numbers are read as UTC dates (HubSpot and Salesforce send date-only values as midnight
+    UTC).
     """
     if value is None:
         return None
@@ -114,27 +123,23 @@ def parse_date(value: str | int | float | date | None, *, day_first: bool | None
         raise invalid(value, _DATE)
     if not isinstance(value, str):
         return _from_epoch(value, value).date()
-    text = value.strip()
+    text = clean(value)
     if not text:
         return None
-    return _parse_date_text(text, day_first)
+    try:
+        return _parse_date_text(text, day_first)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 14)
 def _parse_date_text(text: str, day_first: bool | None) -> date:
-    moment = _read_text(text, day_first, _DATE)
-    if moment.tzinfo is UTC and _is_epoch_text(clean(text)):
-        return moment.date()
-    return moment.date()
-
-
-def _is_epoch_text(text: str) -> bool:
-    return bool(_EPOCH_TEXT.fullmatch(text)) and len(text) not in (8, 14)
+    return _read_text(text, day_first, _DATE).date()
 
 
 def _read_text(text: str, day_first: bool | None, expected: str) -> datetime:
     """A datetime, naive unless the text carries an offset (or is an epoch number: UTC)."""
-    cleaned = clean(text)
+    cleaned = text
     if _EPOCH_TEXT.fullmatch(cleaned):
         digits = cleaned.lstrip("+-")
         if len(digits) == 8 and digits.isdigit():
@@ -156,7 +161,9 @@ def _read_text(text: str, day_first: bool | None, expected: str) -> datetime:
         raise invalid(text, f"{expected} (cannot read the time {rest.strip()!r})")
     period, hour, minute, second, fraction, meridiem, offset = found.groups()
     hours = _twelve_hour(text, expected, int(hour), period or meridiem)
-    return _with_time(text, expected, day, str(hours), minute or "0", second or "0", offset, fraction)
+    return _with_time(
+        text, expected, day, str(hours), minute or "0", second or "0", offset, fraction
+    )
 
 
 def _read_date_part(
@@ -173,12 +180,18 @@ def _read_date_part(
     if (found := _DAY_MONTH_NAME.match(lowered)) and found.group(2) in _MONTHS:
         day_text, month_name, year_text = found.groups()
         year = _full_year(text, expected, year_text)
-        return _checked(text, expected, year, _MONTHS[month_name], int(day_text)), lowered[found.end() :]
+        return _checked(text, expected, year, _MONTHS[month_name], int(day_text)), lowered[
+            found.end() :
+        ]
     if (found := _MONTH_NAME_DAY.match(lowered)) and found.group(1) in _MONTHS:
         month_name, day_text, year_text = found.groups()
         year = _full_year(text, expected, year_text)
-        return _checked(text, expected, year, _MONTHS[month_name], int(day_text)), lowered[found.end() :]
-    raise invalid(text, f"{expected} (expected e.g. 2024-01-05, 2024/1/5, 2024年1月5日 or 05.01.2024)")
+        return _checked(text, expected, year, _MONTHS[month_name], int(day_text)), lowered[
+            found.end() :
+        ]
+    raise invalid(
+        text, f"{expected} (expected e.g. 2024-01-05, 2024/1/5, 2024年1月5日 or 05.01.2024)"
+    )
 
 
 def _day_and_month(
@@ -193,7 +206,8 @@ def _day_and_month(
     if second > 12 >= first or first == second:
         return second, first
     raise invalid(
-        text, f"{expected}: it is ambiguous whether day or month comes first; write it as YYYY-MM-DD"
+        text,
+        f"{expected}: it is ambiguous whether day or month comes first; write it as YYYY-MM-DD",
     )
 
 
@@ -232,7 +246,9 @@ def _with_time(
 ) -> datetime:
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
-        moment = day.replace(hour=int(hour), minute=int(minute), second=int(second), microsecond=micro)
+        moment = day.replace(
+            hour=int(hour), minute=int(minute), second=int(second), microsecond=micro
+        )
     except ValueError as exc:
         raise invalid(text, f"{expected} ({exc})") from exc
     if offset is None:
@@ -250,10 +266,10 @@ def _offset(offset: str) -> timezone:
 
 
 def _from_epoch(number: int | float | Decimal, original: object) -> datetime:
-    magnitude = abs(number)
-    if magnitude != magnitude or magnitude == float("inf"):
+    seconds = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+    if not seconds.is_finite():
         raise invalid(original, "a date and time (not a finite number)")
-    seconds = Decimal(str(number)) if isinstance(number, float) else Decimal(number)
+    magnitude = abs(seconds)
     if magnitude >= _MILLISECONDS_LIMIT:
         raise invalid(original, "a date and time (too large for epoch seconds or milliseconds)")
     if magnitude >= _SECONDS_LIMIT:
@@ -276,7 +292,3 @@ def _to_utc(moment: datetime, default_tz: str) -> datetime:
     if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
         moment = moment.replace(tzinfo=_zone(default_tz))
     return moment.astimezone(UTC)
-
-
-def _unused(_: Any) -> None:  # pragma: no cover
-    return None

@@ -1,9 +1,11 @@
-"""Web domains: the registrable domain (eTLD+1) of a URL, host or email address, and free-mail providers.
+"""Web domains: the registrable domain (eTLD+1) of a URL, host or email address, and free-mail
+providers.
 
 The registrable domain is found with ``publicsuffixlist``, which ships Mozilla's Public Suffix List
-offline (ICANN and private sections both: ``foo.github.io`` is foo's own domain). Output is lower-case
-ASCII, IDN labels in punycode (IDNA 2008 + UTS #46, as ``normalize_email``): one spelling whether a
-source typed ``例子.中国`` or ``xn--fsqu00a.xn--fiqs8s``, and the form DNS, URLs and CRMs store.
+offline (ICANN and private sections both: ``foo.github.io`` is foo's own domain). Output is
+lower-case ASCII, IDN labels in punycode (IDNA 2008 + UTS #46, as ``normalize_email``): one spelling
+whether a source typed ``例子.中国`` or ``xn--fsqu00a.xn--fiqs8s``, and the form DNS, URLs and CRMs
+store.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hub.normalize._base import as_text, clean, invalid
+from hub.normalize._base import InvalidValue, cleaned_text, invalid, word_set
 from hub.normalize.emails import to_ascii_domain
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ _IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\uff0e": "."})
 
 # Webmail providers anyone can sign up to: a shared domain says nothing about which company a person
 # works for, so identity must never use it as a company key. Registrable domains.
-_FREE_MAIL = frozenset(
+_FREE_MAIL = word_set(
     """
     gmail.com googlemail.com outlook.com hotmail.com live.com msn.com passport.com windowslive.com
     yahoo.com ymail.com rocketmail.com aol.com aim.com icloud.com me.com mac.com
@@ -41,7 +43,7 @@ _FREE_MAIL = frozenset(
     rediffmail.com orange.fr free.fr laposte.net sfr.fr libero.it virgilio.it
     seznam.cz wp.pl o2.pl interia.pl
     hushmail.com fastmail.com fastmail.fm hey.com
-    """.split()
+    """
 )
 # Brands whose free mail lives under many country suffixes (yahoo.co.jp, hotmail.fr, outlook.de).
 _FREE_MAIL_BRANDS = frozenset({"yahoo", "hotmail", "outlook", "live", "gmx", "yandex"})
@@ -56,15 +58,15 @@ def _psl() -> PublicSuffixList:
 
 def registrable_domain(value: str | None) -> str | None:
     """``'https://www.Example.co.uk/path'`` → ``'example.co.uk'``; ``'zw@mail.huawei.com'`` →
-    ``'huawei.com'``; empty → None. An IP address, a bare public suffix (``com.cn``) or a single-label
-    host (``localhost``) raises ``InvalidValue``."""
-    text = as_text(value, _EXPECTED)
+    ``'huawei.com'``; empty → None. An IP address, a bare public suffix (``com.cn``) or a
+    single-label host (``localhost``) raises ``InvalidValue``."""
+    text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
-    return _registrable_domain(text)
+    try:
+        return _registrable_domain(text)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -89,7 +91,7 @@ def _registrable_domain(text: str) -> str:
 
 def _host_of(text: str) -> str:
     """The host name in a URL, ``host:port/path``, ``user@host`` or a plain host, lower-case."""
-    cleaned = clean(text).translate(_IDEOGRAPHIC_DOTS).lower()
+    cleaned = text.translate(_IDEOGRAPHIC_DOTS).lower()
     if " " in cleaned:
         raise invalid(text, f"{_EXPECTED} (it contains a space)")
     if cleaned.startswith("mailto:"):
@@ -112,7 +114,8 @@ def _host_of(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def is_free_mail_domain(domain: str) -> bool:
-    """True for webmail providers anyone can sign up to (gmail.com, qq.com, 163.com, yahoo.co.jp, ...).
+    """True for webmail providers anyone can sign up to (gmail.com, qq.com, 163.com, yahoo.co.jp,
+    ...).
 
     Accepts a domain, a host (``vip.qq.com``) or an email address; anything that is not a domain is
     simply not a free-mail domain (False), never an error.

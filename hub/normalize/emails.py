@@ -1,24 +1,26 @@
-"""Email addresses: one spelling per mailbox, so the same person is found under the same key everywhere.
+"""Email addresses: one spelling per mailbox, so the same person is found under the same key
+everywhere.
 
 The syntax accepted is the practical subset of RFC 5322 §3.4.1 that real mail systems hand out: a
 dot-atom local part (quoted local parts such as ``"john doe"@x.com`` are rejected: no CRM or mail
 provider issues them, and they mostly come from broken exports) and a host-name domain with at least
 two labels and an alphabetic (or IDN ``xn--``) top-level domain; IP-address literals are rejected.
-Non-ASCII local parts (RFC 6531, e.g. Coremail's ``张伟@example.cn``) are accepted when they are letters
-or digits. No DNS look-up is made: deliverability is not this module's question.
+Non-ASCII local parts (RFC 6531, e.g. Coremail's ``张伟@example.cn``) are accepted when they are
+letters or digits. No DNS look-up is made: deliverability is not this module's question.
 
 Why the whole address is lower-cased: RFC 5321 §2.4 lets a server treat the local part as
-case-sensitive, but no mainstream provider does (Gmail, Outlook, QQ, NetEase, Exchange all fold case),
-and the systems the hub syncs disagree on case (HubSpot stores emails lower-cased, Salesforce keeps what
-was typed). A key that differs by case alone would split one person into two golden records; the
-opposite mistake has never been seen in practice.
+case-sensitive, but no mainstream provider does (Gmail, Outlook, QQ, NetEase, Exchange all fold
+case), and the systems the hub syncs disagree on case (HubSpot stores emails lower-cased, Salesforce
+keeps what was typed). A key that differs by case alone would split one person into two golden
+records; the opposite mistake has never been seen in practice.
 
-IDN domains are stored as ASCII (punycode, IDNA 2008 with UTS #46 mapping via ``idna``): that is what
-SMTP, DNS and every CRM's email field accept, and it is the same form ``registrable_domain`` returns,
-so an email's domain and a website's domain compare equal.
+IDN domains are stored as ASCII (punycode, IDNA 2008 with UTS #46 mapping via ``idna``): that is
+what SMTP, DNS and every CRM's email field accept, and it is the same form ``registrable_domain``
+returns, so an email's domain and a website's domain compare equal.
 
 Why not ``email-validator``: measured at ~31 µs per call with ``check_deliverability=False`` on this
-machine against ~2 µs for the code below (cache miss, ASCII address; see ``bench/normalize_speed.py``).
+machine against ~2 µs for the code below (cache miss, ASCII address; see
+``bench/normalize_speed.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from hub.normalize._base import InvalidValue, as_text, clean, invalid, shown
+from hub.normalize._base import InvalidValue, cleaned_text, invalid, shown
 
 _EXPECTED = "a valid email address"
 _ATEXT = "a-z0-9!#$%&'*+/=?^_`{|}~-"
@@ -42,21 +44,22 @@ _IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\uff0e": "."})
 def normalize_email(value: str | None) -> str | None:
     """``' <Zhang.Wei＠Example.COM> '`` → ``'zhang.wei@example.com'``; empty → None.
 
-    Accepted wrappers: surrounding ``<...>``, a display name (``Zhang Wei <zw@x.cn>``) and ``mailto:``
-    (its ``?subject=...`` query dropped). Raises ``InvalidValue`` naming the value and the reason.
+    Accepted wrappers: surrounding ``<...>``, a display name (``Zhang Wei <zw@x.cn>``) and
+    ``mailto:`` (its ``?subject=...`` query dropped). Raises ``InvalidValue`` naming the value and
+    the reason.
     """
-    text = as_text(value, _EXPECTED)
+    text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
-    return _normalize_email(text)
+    try:
+        return _normalize_email(text)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 16)
 def _normalize_email(text: str) -> str:
-    address = _unwrap(clean(text)).translate(_IDEOGRAPHIC_DOTS).lower()
+    address = _unwrap(text).translate(_IDEOGRAPHIC_DOTS).lower()
     if not address:
         raise invalid(text, _EXPECTED + " (nothing inside the brackets)")
     if " " in address:

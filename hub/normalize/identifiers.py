@@ -1,5 +1,6 @@
 """Company identifiers: the Chinese unified social credit code and tax ids of other countries,
-validated with ``python-stdnum`` (check digits, lengths, character sets as each authority defines them).
+validated with ``python-stdnum`` (check digits, lengths, character sets as each authority defines
+them).
 """
 
 from __future__ import annotations
@@ -7,18 +8,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from types import ModuleType
+from typing import Any
 
 from stdnum.cn import uscc
-from stdnum.exceptions import (
-    InvalidChecksum,
-    InvalidComponent,
-    InvalidFormat,
-    InvalidLength,
-    ValidationError,
-)
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 from stdnum.util import get_cc_module
 
-from hub.normalize._base import as_text, clean, invalid
+from hub.normalize._base import InvalidValue, cleaned_text, invalid
 from hub.normalize.countries import normalize_country
 
 _CREDIT_CODE = "a valid unified social credit code (统一社会信用代码)"
@@ -30,22 +26,23 @@ _CREDIT_CODE_CHARS = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")  # GB 32100-20
 def normalize_credit_code(value: str | None) -> str | None:
     """``'91110000 6000 3734 1l'`` → ``'91110000600037341L'``; empty → None.
 
-    Upper-cased, full-width characters folded (NFKC), spaces and dashes removed, then the GB 32100-2015
-    check character verified. Errors name the reason: length, a character outside the code's alphabet
-    (I, O, S, V, Z are never used: they look like digits), or a wrong check character.
+    Upper-cased, full-width characters folded (NFKC), spaces and dashes removed, then the GB
+    32100-2015 check character verified. Errors name the reason: length, a character outside the
+    code's alphabet (I, O, S, V, Z are never used: they look like digits), or a wrong check
+    character.
     """
-    text = as_text(value, _CREDIT_CODE)
+    text = cleaned_text(value, _CREDIT_CODE)
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
-    return _normalize_credit_code(text)
+    try:
+        return _normalize_credit_code(text)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 14)
 def _normalize_credit_code(text: str) -> str:
-    code = _SEPARATORS.sub("", clean(text)).upper()
+    code = _SEPARATORS.sub("", text).upper()
     if not code:
         raise invalid(text, _CREDIT_CODE + ": no characters left after removing separators")
     if len(code) != 18:
@@ -56,12 +53,16 @@ def _normalize_credit_code(text: str) -> str:
         raise invalid(
             text, f"{_CREDIT_CODE}: {shown_chars} not allowed (digits and letters except I O S V Z)"
         )
+    if not code[:8].isdigit():
+        raise invalid(
+            text, f"{_CREDIT_CODE}: the first 8 characters (authority, type, region) must be digits"
+        )
     try:
         return str(uscc.validate(code))
     except InvalidChecksum as exc:
         raise invalid(text, f"{_CREDIT_CODE}: the check character {code[-1]!r} is wrong") from exc
     except ValidationError as exc:  # the region or organisation-code part is malformed
-        raise invalid(text, f"{_CREDIT_CODE}: {exc.message}") from exc
+        raise invalid(text, f"{_CREDIT_CODE}: {exc}") from exc
 
 
 def normalize_tax_id(value: str | None, country: str | None) -> str | None:
@@ -76,14 +77,14 @@ def normalize_tax_id(value: str | None, country: str | None) -> str | None:
 
     ``country`` may be any spelling ``normalize_country`` accepts.
     """
-    text = as_text(value, "a tax id")
+    text = cleaned_text(value, "a tax id")
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
     code = normalize_country(country) if country else None
-    return _normalize_tax_id(text, code)
+    try:
+        return _normalize_tax_id(text, code)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 14)
@@ -92,30 +93,28 @@ def _normalize_tax_id(text: str, country: str | None) -> str:
         return _normalize_credit_code(text)
     module = _vat_module(country) if country else None
     if module is None:
-        compact = "".join(c for c in clean(text).upper() if c.isalnum())
+        compact = "".join(c for c in text.upper() if c.isalnum())
         if not compact:
             raise invalid(text, "a tax id (it has no letters or digits)")
         return compact
     expected = f"a valid {country} tax id ({_module_name(module)})"
     try:
-        return str(module.validate(clean(text)))
+        return str(module.validate(text))
     except InvalidLength as exc:
         raise invalid(text, f"{expected}: wrong length") from exc
     except InvalidChecksum as exc:
         raise invalid(text, f"{expected}: wrong check digit") from exc
-    except (InvalidFormat, InvalidComponent) as exc:
-        raise invalid(text, f"{expected}: {exc.message}") from exc
-    except ValidationError as exc:
-        raise invalid(text, f"{expected}: {exc.message}") from exc
+    except ValidationError as exc:  # format or a component (region, date) of the number
+        raise invalid(text, f"{expected}: {exc}") from exc
 
 
 @lru_cache(maxsize=256)
-def _vat_module(country: str) -> ModuleType | None:
+def _vat_module(country: str) -> Any:
+    """stdnum's validator module for the country's VAT/tax number, or None."""
     try:
-        module: ModuleType | None = get_cc_module(country.lower(), "vat")
+        return get_cc_module(country.lower(), "vat")
     except ImportError:
         return None
-    return module
 
 
 def _module_name(module: ModuleType) -> str:

@@ -1,9 +1,10 @@
 """Person names in any script: display form, composing and splitting, and comparison keys.
 
-Chinese, Japanese and Korean names are written family name first with no space (张 + 伟 → 张伟); Latin
-names "First Last". Transliterated foreign names in Chinese keep their middle dot (唐纳德·特朗普), every
-look-alike dot (•, ・, ‧) folded to U+00B7. Characters are kept as written: no simplified/traditional
-conversion (張偉 stays 張偉); the comparison keys meet through pinyin instead.
+Chinese, Japanese and Korean names are written family name first with no space (张 + 伟 → 张伟);
+Latin names "First Last". Transliterated foreign names in Chinese keep their middle dot
+(唐纳德·特朗普), every look-alike dot (•, ・, ‧) folded to U+00B7. Characters are kept as written:
+no simplified/traditional conversion (張偉 stays 張偉); the comparison keys meet through pinyin
+instead.
 
 Known limits: a Japanese name written without a space (山田太郎) is split after its first character,
 because the family/given boundary is not in the text; Cantonese or Wade-Giles romanisations (Chan,
@@ -13,10 +14,20 @@ Wong) do not meet their Hanzi through pinyin.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
-from hub.normalize._base import as_text, clean, has_cjk, invalid, is_cjk, join_cjk, strip_accents
+from hub.normalize._base import (
+    InvalidValue,
+    cleaned_text,
+    has_cjk,
+    invalid,
+    is_cjk,
+    join_cjk,
+    strip_accents,
+    to_pinyin,
+    word_set,
+)
 
 _EXPECTED = "a person's name"
 _DOTS = str.maketrans({c: "·" for c in "•・‧⋅∙•"})
@@ -25,13 +36,14 @@ _LATIN_SEPARATORS = re.compile(r"[\s,;/]+")
 _DROPPED_IN_WORDS = re.compile(r"[.'’`‘\"()\-]+")
 
 # Two-character (复姓) surnames, simplified and traditional spellings.
-COMPOUND_SURNAMES = frozenset(
+COMPOUND_SURNAMES = word_set(
     """
-    欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 端木 独孤 南宫 西门 百里
-    呼延 万俟 闻人 申屠 太史 赫连 澹台 公冶 宗政 濮阳 淳于 单于 太叔 仲孙 钟离 宰父 谷梁 闾丘 子车 亓官
-    司寇 巫马 公西 颛孙 壤驷 公良 漆雕 乐正 拓跋 夹谷 第五 梁丘 左丘 东郭 南门 羊舌 微生 公羊 段干 司空
+    欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 端木 独孤
+    南宫 西门 百里 呼延 万俟 闻人 申屠 太史 赫连 澹台 公冶 宗政 濮阳 淳于 单于 太叔 仲孙
+    钟离 宰父 谷梁 闾丘 子车 亓官 司寇 巫马 公西 颛孙 壤驷 公良 漆雕 乐正 拓跋 夹谷 第五
+    梁丘 左丘 东郭 南门 羊舌 微生 公羊 段干 司空
     歐陽 司馬 諸葛 東方 尉遲 長孫 軒轅 獨孤 南宮 鍾離 聞人 萬俟 單于 閭丘 東郭 夾谷
-    """.split()
+    """
 )
 
 # Surnames whose reading as a surname differs from the character's common reading (曾 is "zeng" as a
@@ -48,10 +60,10 @@ _SURNAME_READINGS: dict[str, tuple[str, ...]] = {
     "單于": ("chanyu",), "澹台": ("tantai",),
 }  # fmt: skip
 
-_PARTICLES = frozenset(
-    "van von der den de del della di da dos das do du la le bin binti al el ter ten".split()
+_PARTICLES = word_set(
+    "van von der den de del della di da dos das do du la le bin binti al el ter ten"
 )
-_SUFFIXES = frozenset("jr sr ii iii iv phd md esq".split())
+_SUFFIXES = word_set("jr sr ii iii iv phd md esq")
 
 
 def normalize_person_name(value: str | None) -> str | None:
@@ -60,13 +72,13 @@ def normalize_person_name(value: str | None) -> str | None:
     Case is kept as written (McDonald, van der Berg). A value with no letter at all, or an email
     address in a name field, raises ``InvalidValue``.
     """
-    text = as_text(value, _EXPECTED)
+    text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None
-    text = clean(text)
-    if not text:
-        return None
-    return _normalize_person_name(text)
+    try:
+        return _normalize_person_name(text)
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -109,13 +121,13 @@ def split_person_name(full: str | None) -> tuple[str | None, str | None]:
     otherwise the last word with its particles (``de la``, ``van der``) and suffix (``Jr.``) is.
     A single word is returned as the family name (what CRMs that require a last name expect).
     """
-    text = as_text(full, _EXPECTED)
+    text = cleaned_text(full, _EXPECTED)
     if text is None:
         return None, None
-    text = clean(text)
-    if not text:
-        return None, None
-    return _split_person_name(text)
+    try:
+        return _split_person_name(text)
+    except InvalidValue as exc:
+        raise exc.naming(full, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 14)
@@ -165,21 +177,22 @@ def _bare(word: str) -> str:
 
 
 def person_name_keys(value: str | None) -> set[str]:
-    """Order-insensitive comparison keys; two names that share a key are the same spelling of a name.
+    """Order-insensitive comparison keys; two names that share a key are the same spelling of a
+    name.
 
     Latin names: accents stripped, lower-cased, punctuation and hyphens dropped (``Xiao-Ming`` →
-    ``xiaoming``), words sorted; a second key without single-letter initials. Hanzi names: the name as
-    written, plus pinyin (tone-less, ü as v, u and yu) of family and given names, sorted, with the given
-    name both joined and by syllable, and every surname reading (曾 → zeng). So 张伟, ``Zhang Wei``,
-    ``Wei Zhang`` and ``ZHANG, Wei`` all hold ``'wei zhang'``. Empty → empty set.
+    ``xiaoming``), words sorted; a second key without single-letter initials. Hanzi names: the name
+    as written, plus pinyin (tone-less, ü as v, u and yu) of family and given names, sorted, with
+    the given name both joined and by syllable, and every surname reading (曾 → zeng). So 张伟,
+    ``Zhang Wei``, ``Wei Zhang`` and ``ZHANG, Wei`` all hold ``'wei zhang'``. Empty → empty set.
     """
-    text = as_text(value, _EXPECTED)
+    text = cleaned_text(value, _EXPECTED)
     if text is None:
         return set()
-    text = clean(text)
-    if not text:
-        return set()
-    return set(_person_name_keys(text))
+    try:
+        return set(_person_name_keys(text))
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -190,8 +203,9 @@ def _person_name_keys(text: str) -> frozenset[str]:
     keys = {name}
     if not _HAN.search(name):  # kana or Hangul only: no pinyin reading
         return frozenset(keys)
-    given, family = _split_person_name(text)  # before normalising: a typed space marks the family name
-    to_pinyin = _pinyin()
+    given, family = _split_person_name(
+        text
+    )  # before normalising: a typed space marks the family name
     given_syllables = [_latin_word(s) for s in to_pinyin(given)] if given else []
     family_readings = _SURNAME_READINGS.get(family or "") or (
         "".join(_latin_word(s) for s in to_pinyin(family or "")),
@@ -200,7 +214,9 @@ def _person_name_keys(text: str) -> frozenset[str]:
         keys.add(_sorted_key([family_reading, "".join(given_syllables)]))
         if len(given_syllables) > 1:
             keys.add(_sorted_key([family_reading, *given_syllables]))
-    for key in [k for k in keys if "v" in k and k.isascii()]:  # 吕 lv = Lu = Lyu (passport spelling)
+    for key in [
+        k for k in keys if "v" in k and k.isascii()
+    ]:  # 吕 lv = Lu = Lyu (passport spelling)
         keys.update((key.replace("v", "u"), key.replace("v", "yu")))
     keys.discard("")
     return frozenset(keys)
@@ -222,14 +238,3 @@ def _latin_word(word: str) -> str:
 
 def _sorted_key(words: Sequence[str]) -> str:
     return " ".join(sorted(w for w in words if w))
-
-
-@lru_cache(maxsize=1)
-def _pinyin() -> Callable[[str], list[str]]:
-    """``pypinyin.lazy_pinyin`` (tone-less); imported on first use, it takes ~0.25 s to load."""
-    from pypinyin import lazy_pinyin
-
-    def to_pinyin(text: str) -> list[str]:
-        return [s for chunk in lazy_pinyin(text) for s in chunk.split()]
-
-    return to_pinyin

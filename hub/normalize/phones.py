@@ -1,20 +1,23 @@
-"""Phone numbers in E.164 (``+8613800138000``), parsed with ``phonenumbers`` (Google's libphonenumber
-metadata) in a configurable default region.
+"""Phone numbers in E.164 (``+8613800138000``), parsed with ``phonenumbers`` (Google's
+libphonenumber metadata) in a configurable default region.
 
-Possible, not valid: a number is accepted when ``is_possible_number_with_reason`` says ``IS_POSSIBLE``
-(its length fits a number plan of its country), not only when ``is_valid_number`` (it falls in a range
-known to be allocated). Metadata lags allocations (China opened the 16x/19x mobile ranges years before
-every library knew them), and rejecting a real customer's number loses data, while a wrong-but-possible
-number is only a key that matches nothing. ``IS_POSSIBLE_LOCAL_ONLY`` (a number without its area code)
-is rejected: it cannot be written in E.164. Chinese mobiles such as ``138 0013 8000`` with region CN
-give ``+8613800138000``.
+Possible, not valid: a number is accepted when ``is_possible_number_with_reason`` says
+``IS_POSSIBLE`` (its length fits a number plan of its country), not only when ``is_valid_number``
+(it falls in a range known to be allocated). Metadata lags allocations (China opened the 16x/19x
+mobile ranges years before every library knew them), and rejecting a real customer's number loses
+data, while a wrong-but-possible number is only a key that matches nothing.
+``IS_POSSIBLE_LOCAL_ONLY`` (a number without its area code) is rejected: it cannot be written in
+E.164. Chinese mobiles such as ``138 0013 8000`` with region CN give ``+8613800138000``.
 
-When a number without ``+``/``00`` is not valid in the default region but is valid read as
-international (``852 2123 4567`` typed in a Chinese CRM), the international reading wins; when it is
+When a number without ``+``/``00`` is not valid in the default region, starts with a group of digits
+set apart that is another country's calling code, and is valid read as international (``852 2123
+4567`` typed in a Chinese CRM), the international reading wins (an ungrouped ``14012345678`` stays
+Chinese: only the grouping shows the intent); when it is
 too long and ends in ``-123`` (the Chinese way of writing an extension), the tail is dropped.
 Extensions (``ext``, ``x``, ``#``, ``;ext=``, ``转``, ``分机``) are dropped: E.164 has none.
 
-Cost (``bench/normalize_speed.py``, this 2-core machine): ≈ 20-30 µs per cache miss, ≈ 0.3 µs per hit.
+Cost (``bench/normalize_speed.py``, this 2-core machine): ≈ 20-30 µs per cache miss, ≈ 0.3 µs per
+hit.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
-from hub.normalize._base import as_text, clean, invalid
+from hub.normalize._base import InvalidValue, cleaned_text, invalid
 
 _EXPECTED = "a valid phone number"
 _CHINESE_EXTENSION = re.compile(r"\s*(?:转|轉|分机|分機|内线|內線)\s*\d{0,8}\s*$")
@@ -34,6 +37,8 @@ _DASH_EXTENSION = re.compile(r"^(.*\d)\s*-\s*\d{1,5}$")
 _LABEL = re.compile(r"^[^\d+(:]{1,12}:\s*(?=[\d+(])")
 _LABEL_IN_BRACKETS = re.compile(r"\([^)\d]*[^\W\d][^)\d]*\)")
 _SEVERAL = re.compile(r"\d[\d\s()-]{6,}\s*(?:[;,/、|]|\bor\b|或)\s*[+(]?\d[\d\s()-]{6,}")
+# "852 2123 4567": a first group of digits set apart, which may be a country calling code.
+_LEADING_GROUP = re.compile(r"^\s*\(?(\d{1,3})\)?[\s.-]")
 _INTERNATIONAL_START = re.compile(r"^\s*(?:\+|00|tel:\s*\+)", re.IGNORECASE)
 
 _REASONS = {
@@ -50,18 +55,18 @@ def normalize_phone(value: str | None, default_region: str = "CN") -> str | None
 
     ``default_region`` (ISO 3166-1 alpha-2) is used for numbers written without a country code.
     """
-    text = as_text(value, _EXPECTED)
+    text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None
-    text = text.strip()
-    if not text:
-        return None
-    return _normalize_phone(text, default_region.upper())
+    try:
+        return _normalize_phone(text, default_region.upper())
+    except InvalidValue as exc:
+        raise exc.naming(value, seen=text) from None
 
 
 @lru_cache(maxsize=1 << 16)
 def _normalize_phone(text: str, region: str) -> str:
-    cleaned = _LABEL_IN_BRACKETS.sub(" ", _LABEL.sub("", clean(text)))
+    cleaned = _LABEL_IN_BRACKETS.sub(" ", _LABEL.sub("", text))
     cleaned = _CHINESE_EXTENSION.sub("", cleaned)
     if _SEVERAL.search(cleaned):
         raise invalid(text, _EXPECTED + " (it holds more than one number; split them first)")
@@ -93,7 +98,8 @@ def _better_reading(cleaned: str, region: str) -> phonenumbers.PhoneNumber | Non
     """A valid reading of a number that is not valid as parsed: international without '+', or with
     a dash-separated extension."""
     candidates = []
-    if not _INTERNATIONAL_START.match(cleaned):
+    leading_group = _LEADING_GROUP.match(cleaned)
+    if leading_group and _is_foreign_calling_code(leading_group.group(1), region):
         candidates.append("+" + cleaned.lstrip())
     dash = _DASH_EXTENSION.match(cleaned)
     if dash:
@@ -106,6 +112,12 @@ def _better_reading(cleaned: str, region: str) -> phonenumbers.PhoneNumber | Non
         if phonenumbers.is_valid_number(number):
             return number
     return None
+
+
+def _is_foreign_calling_code(digits: str, region: str) -> bool:
+    code = int(digits)
+    known = phonenumbers.region_code_for_country_code(code) != phonenumbers.UNKNOWN_REGION
+    return known and code != phonenumbers.country_code_for_region(region)
 
 
 @lru_cache(maxsize=1 << 14)

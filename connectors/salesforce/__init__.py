@@ -1,0 +1,1 @@
+"""Salesforce: the REST API emulator (``emulator.py``) and, later, the connector."""
