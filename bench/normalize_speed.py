@@ -33,12 +33,14 @@ CN_CORE = ["华为", "腾讯", "阿里巴巴", "字节跳动", "美的", "海尔
 CN_TRADE = ["科技", "技术", "网络", "电子", "贸易", "实业", "信息技术", "物流"]
 CN_LEGAL = ["有限公司", "股份有限公司", "有限责任公司", "集团有限公司"]
 LATIN_LEGAL = ["Inc.", "Co., Ltd.", "GmbH", "LLC", "Ltd", "Corporation", "S.A.", "Pty Ltd"]
-COUNTRIES = ["CN", "China", "中国", "USA", "United States", "美国", "UK", "GBR", "826",
-             "Germany", "德国", "Japan", "日本", "香港", "Hong Kong", "台湾", "Korea, Republic of",
-             "Singapore", "新加坡", "France", "法国", "Mainland China", "PRC", "Australia"]  # fmt: skip
+_COUNTRY_SPELLINGS = (
+    "CN|China|中国|USA|United States|美国|UK|GBR|826|Germany|德国|Japan|日本|香港|Hong Kong|台湾|"
+    "Korea, Republic of|Singapore|新加坡|France|法国|Mainland China|PRC|Australia"
+)
+COUNTRIES = _COUNTRY_SPELLINGS.split("|")
 # Allocated Chinese mobile prefixes (179 and 140 are not: phonenumbers rightly refuses them).
-MOBILE_PREFIXES = ["130", "131", "135", "136", "137", "138", "139", "150", "151", "152", "158",
-                   "159", "166", "176", "177", "180", "186", "187", "188", "189", "199"]  # fmt: skip
+MOBILE_PREFIXES = "130 131 135 136 137 138 139 150 151 152 158 159 166 176 177 180 186 188 199"
+MOBILE_PREFIXES_LIST = MOBILE_PREFIXES.split()
 TLDS = ["com", "cn", "com.cn", "net", "co.uk", "de", "io", "org", "hk", "co.jp"]
 FREE = ["qq.com", "163.com", "gmail.com", "126.com", "outlook.com", "foxmail.com", "sina.com"]
 
@@ -66,7 +68,7 @@ def _emails(rng: random.Random, count: int) -> Iterator[str]:
 
 def _phones(rng: random.Random, count: int) -> Iterator[str]:
     for _ in range(count):
-        mobile = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
+        mobile = f"{rng.choice(MOBILE_PREFIXES_LIST)}{rng.randrange(10**8):08d}"
         layout = rng.random()
         if layout < 0.3:
             yield f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}"

@@ -177,11 +177,9 @@ class Applier:
             else:
                 result.counts["updated" if changes else "absorbed"] += 1
                 kind = "golden.updated" if changes else "source.updated"
-            detail: dict[str, Any] = {
-                "changes": changes,
-                "source": _source_delta(held, source),
-                "location": c.location,
-            }
+            detail: dict[str, Any] = {"changes": changes, "location": c.location}
+            if kind != "golden.created":  # a new golden record's changes are its one source's values
+                detail["source"] = _source_delta(held, source)
             if link_reason is not None:
                 detail["link"] = link_reason
             if conflicts:

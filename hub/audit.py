@@ -8,7 +8,7 @@ transaction, so removing the newest events is detected too.
 from __future__ import annotations
 
 import hashlib
-import json
+import orjson
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ class AuditEvent:
 
 def dumps(detail: Any) -> str:
     """The one serialisation of a detail: the same text is stored and hashed."""
-    return json.dumps(detail, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 def moment(at: datetime) -> str:

@@ -8,7 +8,9 @@ line in its ``pyproject.toml``.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -17,7 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.engine import SyncEngine
+from hub.engine import SyncEngine, init_map_worker
 from hub.errors import ConfigError
 from hub.ports import Connector, Reporter
 from hub.settings import Settings, load_settings
@@ -44,10 +46,24 @@ class Hub:
     connectors: dict[str, Connector]
     mappers: dict[tuple[str, str], Mapper]
 
+    map_pool: Executor | None = None
+
     def engine(self, reporter: Reporter | None = None) -> SyncEngine:
-        return SyncEngine(self.settings, self.store, self.connectors, self.mappers, reporter)
+        workers = self.settings.hub.map_workers
+        if workers and self.map_pool is None:
+            # Mappers are rebuilt in each worker from their specs (transforms are closures).
+            self.map_pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_map_worker,
+                initargs=(self.mappers,),
+            )
+        return SyncEngine(self.settings, self.store, self.connectors, self.mappers, reporter, self.map_pool)
 
     def close(self) -> None:
+        if self.map_pool is not None:
+            self.map_pool.shutdown(cancel_futures=True)
+            self.map_pool = None
         self.store.close()
 
 

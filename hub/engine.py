@@ -8,12 +8,14 @@ absorbs. A connector that fails stops only its own system's part of the run.
 from __future__ import annotations
 
 import itertools
+from collections import deque
+from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub.apply import Applier
 from hub.errors import HuitongError
@@ -60,7 +62,7 @@ class SyncEngine:
         connectors: Mapping[str, Connector],
         mappers: Mapping[tuple[str, str], RecordMapper],
         reporter: Reporter | None = None,
-        map_batch: Callable[[tuple[str, str], list[SourceRecord]], list[Candidate | Rejection]] | None = None,
+        map_pool: Executor | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,7 +70,9 @@ class SyncEngine:
         self.mappers = mappers
         self.reporter = reporter or NullReporter()
         self.survivorship = Survivorship(settings.survivorship, settings.system_priority())
-        self._map_batch = map_batch
+        # Mapping (parsing and normalising every value) is pure CPU work: a process pool runs it on
+        # another core while this process matches and writes the previous chunk.
+        self.map_pool = map_pool
 
     def readable_objects(self, system: str) -> list[str]:
         objects = self.settings.systems[system].objects
@@ -112,10 +116,9 @@ class SyncEngine:
             since = None if full else tx.cursor(system, obj)
         task = f"{system}/{obj}"
         self.reporter.started(task)
-        for chunk in batched(connector.read(obj, since), self.settings.hub.batch_size):
+        chunks = batched(connector.read(obj, since), self.settings.hub.batch_size)
+        for chunk, records, mapped in self._mapped(key, chunks):
             rejections = [item for item in chunk if isinstance(item, Rejection)]
-            records = [item for item in chunk if isinstance(item, SourceRecord)]
-            mapped = self._map(key, records)
             candidates: list[Candidate] = []
             for item in mapped:
                 if isinstance(item, Rejection):
@@ -141,8 +144,37 @@ class SyncEngine:
             self.reporter.advanced(task, len(chunk))
         self.reporter.finished(task)
 
-    def _map(self, key: tuple[str, str], records: list[SourceRecord]) -> list[Candidate | Rejection]:
-        if self._map_batch is not None and len(records) > 1:
-            return self._map_batch(key, records)
-        mapper = self.mappers[key]
-        return [mapper.to_candidate(r) for r in records]
+    def _mapped(
+        self, key: tuple[str, str], chunks: Iterator[list[SourceRecord | Rejection]]
+    ) -> Iterator[tuple[list[SourceRecord | Rejection], list[SourceRecord], list[Candidate | Rejection]]]:
+        """Map each chunk; with a map pool, the next chunk is mapped while this one is applied."""
+        if self.map_pool is None:
+            mapper = self.mappers[key]
+            for chunk in chunks:
+                records = [item for item in chunk if isinstance(item, SourceRecord)]
+                yield chunk, records, [mapper.to_candidate(r) for r in records]
+            return
+        pending: deque[tuple[list[SourceRecord | Rejection], list[SourceRecord], Future[Any]]] = deque()
+        for chunk in chunks:
+            records = [item for item in chunk if isinstance(item, SourceRecord)]
+            pending.append((chunk, records, self.map_pool.submit(map_records, key, records)))
+            if len(pending) > 2:
+                done_chunk, done_records, future = pending.popleft()
+                yield done_chunk, done_records, future.result()
+        while pending:
+            done_chunk, done_records, future = pending.popleft()
+            yield done_chunk, done_records, future.result()
+
+
+# --- mapping in worker processes --------------------------------------------------------------
+
+_worker_mappers: dict[tuple[str, str], RecordMapper] = {}
+
+
+def init_map_worker(mappers: Mapping[tuple[str, str], RecordMapper]) -> None:
+    _worker_mappers.update(mappers)
+
+
+def map_records(key: tuple[str, str], records: list[SourceRecord]) -> list[Candidate | Rejection]:
+    mapper = _worker_mappers[key]
+    return [mapper.to_candidate(r) for r in records]

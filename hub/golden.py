@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.model import EntityType
 from hub.ports import RecordRef
@@ -39,8 +39,9 @@ class StoredSource:
         return self.field_times.get(field_name, self.modified_at)
 
 
-@dataclass(frozen=True, slots=True)
-class GoldenValue:
+class GoldenValue(NamedTuple):
+    """One golden value with its provenance (a tuple: millions are made on a large import)."""
+
     value: Any
     source: RecordRef | None
     changed_at: datetime | None
@@ -90,49 +91,60 @@ class Survivorship:
     def __init__(self, settings: SurvivorshipSettings, system_order: Sequence[str]) -> None:
         self.settings = settings
         self.system_order = list(system_order)
+        self._rules: dict[tuple[EntityType, str], tuple[str, dict[str, int]]] = {}
 
-    def _rank(self, systems: Sequence[str], source: StoredSource) -> int:
-        order = list(systems) or self.system_order
-        try:
-            return order.index(source.ref.system)
-        except ValueError:
-            return len(order)
+    def _rule(self, entity: EntityType, name: str) -> tuple[str, dict[str, int]]:
+        """The rule's name and its system ranks, computed once per entity × field."""
+        found = self._rules.get((entity, name))
+        if found is None:
+            rule = self.settings.rule_for(entity, name)
+            order = list(rule.systems) or self.system_order
+            found = (rule.rule, {system: i for i, system in enumerate(order)})
+            self._rules[(entity, name)] = found
+        return found
 
     def decide(
         self, entity: EntityType, sources: Iterable[StoredSource], pinned: Mapping[str, Any]
     ) -> dict[str, GoldenValue]:
         live = [s for s in sources if not s.deleted]
-        by_field: dict[str, list[StoredSource]] = {}
-        for source in live:
-            for name, value in source.values.items():
-                if value is not None and value != "":
-                    by_field.setdefault(name, []).append(source)
         golden: dict[str, GoldenValue] = {}
-        for name, holders in by_field.items():
-            if name in pinned:
-                continue
-            golden[name] = self._choose(entity, name, holders)
+        if len(live) == 1:  # one source: every rule picks its values (the common case on first import)
+            only = live[0]
+            for name, value in only.values.items():
+                if value is not None and value != "" and name not in pinned:
+                    golden[name] = GoldenValue(value, only.ref, only.changed_at(name), self._rule(entity, name)[0])
+        else:
+            by_field: dict[str, list[StoredSource]] = {}
+            for source in live:
+                for name, value in source.values.items():
+                    if value is not None and value != "" and name not in pinned:
+                        by_field.setdefault(name, []).append(source)
+            for name, holders in by_field.items():
+                golden[name] = self._choose(entity, name, holders)
         for name, value in pinned.items():
             golden[name] = GoldenValue(value, None, None, "pinned")
         return golden
 
     def _choose(self, entity: EntityType, name: str, holders: list[StoredSource]) -> GoldenValue:
-        rule = self.settings.rule_for(entity, name)
+        rule, ranks = self._rule(entity, name)
+        last = len(ranks)
         # Sort keys always end with the source ref so the choice never depends on read order.
-        if rule.rule == "priority":
+        if len(holders) == 1:
+            best = holders[0]
+        elif rule == "priority":
             best = min(
                 holders,
-                key=lambda s: (self._rank(rule.systems, s), -s.changed_at(name).timestamp(), str(s.ref)),
+                key=lambda s: (ranks.get(s.ref.system, last), -s.changed_at(name).timestamp(), str(s.ref)),
             )
-        elif rule.rule == "latest":
+        elif rule == "latest":
             best = min(
                 holders,
-                key=lambda s: (-s.changed_at(name).timestamp(), self._rank(rule.systems, s), str(s.ref)),
+                key=lambda s: (-s.changed_at(name).timestamp(), ranks.get(s.ref.system, last), str(s.ref)),
             )
-        elif rule.rule == "most_complete":
+        elif rule == "most_complete":
             best = min(
                 holders,
-                key=lambda s: (-len(str(s.values[name])), self._rank(rule.systems, s), str(s.ref)),
+                key=lambda s: (-len(str(s.values[name])), ranks.get(s.ref.system, last), str(s.ref)),
             )
         else:  # most_frequent
             counts = Counter(_hashable(s.values[name]) for s in holders)
@@ -144,7 +156,7 @@ class Survivorship:
                     str(s.ref),
                 ),
             )
-        return GoldenValue(best.values[name], best.ref, best.changed_at(name), rule.rule)
+        return GoldenValue(best.values[name], best.ref, best.changed_at(name), rule)
 
     def conflicts(
         self,

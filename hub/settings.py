@@ -82,6 +82,9 @@ class HubSettings(Strict):
     default_region: str = "CN"
     timezone: str = "Asia/Shanghai"
     batch_size: int = Field(default=2000, gt=0, le=100_000)
+    # Processes that parse and normalise records while the main one matches and writes; 0 maps
+    # in-process (best for small, frequent incremental runs).
+    map_workers: int = Field(default=0, ge=0, le=64)
 
     @field_validator("default_region")
     @classmethod

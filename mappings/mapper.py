@@ -27,6 +27,10 @@ def _fingerprint(raw: Mapping[str, Any], deleted: bool, spec_print: str) -> str:
 class Mapper:
     """One spec, ready to apply. Pure: no I/O, safe to use from several threads or processes."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Transforms are closures: a worker process rebuilds the mapper from its spec.
+        return (Mapper, (self.spec, {self.spec.entity: self.custom_types}, self.region, self.timezone))
+
     def __init__(
         self,
         spec: MappingSpec,

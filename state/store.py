@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -46,17 +47,24 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's SQLite DateTime stores naive UTC text in this exact form; booleans as 0/1.
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _times_to_json(times: dict[str, datetime]) -> str:
-    return _json({k: v.isoformat() for k, v in times.items()})
+    return orjson.dumps(value, default=str).decode()
 
 
 def _times_from_json(text: str) -> dict[str, datetime]:
@@ -91,6 +99,31 @@ class SqlTransaction:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"
+        self._placeholder = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+
+    def _bulk_insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many rows through the driver's executemany: the hot path of every import.
+
+        SQLAlchemy's per-row parameter processing costs more than SQLite's own insert, so rows are
+        handed to the driver as tuples; times go in the form each dialect's DateTime type reads back.
+        """
+        if not rows:
+            return
+        columns = list(rows[0])
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join([self._placeholder] * len(columns))
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        if self.is_postgres:
+            params = [tuple(row[c] for c in columns) for row in rows]
+        else:
+            converted = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime | bool)]
+            params = []
+            for row in rows:
+                values = [row[c] for c in columns]
+                for i in converted:
+                    values[i] = _sqlite_value(values[i])
+                params.append(tuple(values))
+        self.conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
 
     # --- source records -----------------------------------------------------------------------
 
@@ -131,34 +164,36 @@ class SqlTransaction:
         )
 
     def insert_sources(self, sources: Sequence[StoredSource]) -> None:
-        """Insert new source records and set their ``id``."""
         if not sources:
             return
         now = _now()
-        rows = [self._source_row(s, now) | {"first_seen_at": now} for s in sources]
-        t = source_records
-        result = self.conn.execute(
-            sa.insert(t).returning(t.c.id, sort_by_parameter_order=True), rows
-        )
-        for source, (new_id,) in zip(sources, result.all(), strict=True):
-            source.id = new_id
+        self._bulk_insert(source_records, [self._source_row(s, now) | {"first_seen_at": now} for s in sources])
 
     def update_sources(self, sources: Sequence[StoredSource]) -> None:
         if not sources:
             return
         now = _now()
         t = source_records
-        rows = [{"b_id": s.id, **self._source_row(s, now)} for s in sources]
-        for row in rows:
-            for key in ("system", "object", "external_id"):
-                row.pop(key)
+        rows = []
+        for s in sources:
+            row = self._source_row(s, now)
+            row["b_system"], row["b_object"], row["b_external_id"] = (
+                row.pop("system"), row.pop("object"), row.pop("external_id"),
+            )  # fmt: skip
+            rows.append(row)
         self.conn.execute(
-            sa.update(t).where(t.c.id == sa.bindparam("b_id")),
+            sa.update(t).where(
+                t.c.system == sa.bindparam("b_system"),
+                t.c.object == sa.bindparam("b_object"),
+                t.c.external_id == sa.bindparam("b_external_id"),
+            ),
             rows,
         )
 
     @staticmethod
     def _source_row(s: StoredSource, now: datetime) -> dict[str, Any]:
+        # Only the times that differ from the record's own change time are stored: most do not.
+        times = {k: v.isoformat() for k, v in s.field_times.items() if v != s.modified_at}
         return {
             "system": s.ref.system,
             "object": s.ref.object,
@@ -167,7 +202,7 @@ class SqlTransaction:
             "canonical_id": s.canonical_id,
             "fingerprint": s.fingerprint,
             "values": _json(s.values),
-            "field_times": _times_to_json(s.field_times),
+            "field_times": _json(times),
             "raw": _json(s.raw),
             "refs": _json(s.refs),
             "location": s.location[:512],
@@ -208,8 +243,8 @@ class SqlTransaction:
         if not links:
             return
         now = _now()
-        self.conn.execute(
-            sa.insert(xref),
+        self._bulk_insert(
+            xref,
             [
                 {
                     "system": ref.system,
@@ -242,22 +277,21 @@ class SqlTransaction:
         if not entries:
             return
         t = match_keys
-        existing = [s.id for s, _ in entries if s.id is not None]
+        existing = [str(s.ref) for s, _ in entries if s.id is not None]
         for part in _chunks(existing):
-            self.conn.execute(sa.delete(t).where(t.c.source_id.in_(part)))
+            self.conn.execute(sa.delete(t).where(t.c.source_key.in_(part)))
         rows = [
             {
                 "entity_type": source.entity_type.value,
                 "key": key.key[:300],
                 "canonical_id": source.canonical_id,
-                "source_id": source.id,
+                "source_key": str(source.ref),
             }
             for source, keys in entries
             if not source.deleted
             for key in keys
         ]
-        if rows:
-            self.conn.execute(sa.insert(t), rows)
+        self._bulk_insert(t, rows)
 
     # --- golden records -----------------------------------------------------------------------
 
@@ -294,8 +328,8 @@ class SqlTransaction:
         now = _now()
         t = golden_records
         if new:
-            self.conn.execute(
-                sa.insert(t),
+            self._bulk_insert(
+                t,
                 [
                     {
                         "canonical_id": g.canonical_id,
@@ -405,7 +439,7 @@ class SqlTransaction:
                 }
             )
             prev = digest
-        self.conn.execute(sa.insert(audit_events), rows)
+        self._bulk_insert(audit_events, rows)
         if row:
             self.conn.execute(
                 sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev)

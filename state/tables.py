@@ -76,7 +76,7 @@ match_keys = sa.Table(
     sa.Column("entity_type", sa.String(16), nullable=False),
     sa.Column("key", sa.String(300), nullable=False),
     sa.Column("canonical_id", sa.String(32), nullable=False),
-    sa.Column("source_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("source_key", sa.String(450), nullable=False, index=True),  # system/object/external id
     sa.Index("ix_match_keys_lookup", "entity_type", "key"),
 )
 

@@ -13,7 +13,9 @@ from connectors.csvfile.settings import CsvSettings
 from hub.errors import ConfigError
 
 
-def create(system: str, options: Mapping[str, Any], secrets: Mapping[str, SecretStr], base_dir: Path) -> CsvConnector:
+def create(
+    system: str, options: Mapping[str, Any], secrets: Mapping[str, SecretStr], base_dir: Path
+) -> CsvConnector:
     if secrets:
         raise ConfigError(f"a csv system takes no secrets (got {', '.join(sorted(secrets))})")
     try:
@@ -23,5 +25,7 @@ def create(system: str, options: Mapping[str, Any], secrets: Mapping[str, Secret
             [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         ) from None
     if not settings.directory.is_absolute():
-        settings = settings.model_copy(update={"directory": (base_dir / settings.directory).resolve()})
+        settings = settings.model_copy(
+            update={"directory": (base_dir / settings.directory).resolve()}
+        )
     return CsvConnector(system, settings)

@@ -187,7 +187,7 @@ def _rewrite(
 
 def _header(item: CsvRecord, settings: CsvObjectSettings, name: str) -> tuple[list[str], int]:
     columns = normalise_header(item.fields)
-    problem = header_problem(columns, settings, name)
+    problem = header_problem(columns, settings, name, for_writing=True)
     if problem is not None:
         raise UnusableFileError(problem)
     return columns, make_header(columns, settings).id_index

@@ -42,8 +42,11 @@ def normalise_header(names: Sequence[str]) -> list[str]:
     return [name or f"column_{index}" for index, name in enumerate(cleaned, start=1)]
 
 
-def header_problem(columns: Sequence[str], settings: CsvObjectSettings, file: str) -> str | None:
-    """Why this header cannot be read at all, or ``None``."""
+def header_problem(
+    columns: Sequence[str], settings: CsvObjectSettings, file: str, *, for_writing: bool = False
+) -> str | None:
+    """Why this header cannot be read at all, or ``None``. A file being written to needs only its
+    id column (the hub's output file need not carry the modified / deleted columns)."""
     counts = Counter(columns)
     duplicates = [name for name, count in counts.items() if count > 1]
     if duplicates:
@@ -54,11 +57,10 @@ def header_problem(columns: Sequence[str], settings: CsvObjectSettings, file: st
         described = "; ".join(f"{name!r} (columns {where})" for name, where in positions.items())
         return f"duplicate column names in the header of {file}: {described}; each must be unique"
     available = ", ".join(repr(name) for name in columns)
-    for role, wanted in (
-        ("id", settings.id_column),
-        ("modified", settings.modified_column),
-        ("deleted", settings.deleted_column),
-    ):
+    roles: list[tuple[str, str | None]] = [("id", settings.id_column)]
+    if not for_writing:
+        roles += [("modified", settings.modified_column), ("deleted", settings.deleted_column)]
+    for role, wanted in roles:
         if wanted is not None and _find_column(columns, wanted) is None:
             return (
                 f"{role} column {wanted!r} is not in the header of {file}; columns are: {available}"

@@ -74,13 +74,35 @@ class SalesforceEmulator:
             server_error=_server_error_answer,
         )
 
+    def reset(self, org: Org | None = None, faults: FaultPlan | None = None) -> None:
+        """Swap in a fresh org and fault plan while serving (one server, many isolated tests)."""
+        self.org = org or Org()
+        self.rest.org = self.org
+        self.faults = faults or FaultPlan()
+        self.app.plan = self.faults
+
     @contextmanager
     def serve(self, tls_dir: str | Path | None = None) -> Iterator[RunningSalesforce]:
         """Serve over HTTPS on an ephemeral loopback port until the block ends."""
         files = tls_files(tls_dir)
-        server = LoopbackServer(self.app, ssl_certfile=files.cert_file, ssl_keyfile=files.key_file)
+        server = _TlsLoopbackServer(
+            self.app, ssl_certfile=files.cert_file, ssl_keyfile=files.key_file
+        )
         with server:
             yield RunningSalesforce(self, server, files)
+
+
+class _TlsLoopbackServer(LoopbackServer):
+    """Stops without waiting for idle keep-alive TLS connections to finish their close handshake.
+
+    uvicorn's graceful shutdown closes each idle connection and waits for it to go; over TLS the
+    close waits for the client's close_notify, which a pooled ``requests`` connection never sends,
+    so the stop would hang for asyncio's 30 s SSL shutdown timeout.
+    """
+
+    def stop(self) -> None:
+        self._server.force_exit = True
+        super().stop()
 
 
 @dataclass

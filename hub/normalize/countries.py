@@ -98,8 +98,7 @@ _ALIASES = {
 
 
 def normalize_country(value: str | None) -> str | None:
-    """``'CHN'`` / ``'156'`` / ``'China'`` / ``'中华人民共和国'`` / ``'cn'`` → ``'CN'``; empty →
-    None.
+    """``'CHN'``, ``'156'``, ``'China'``, ``'中华人民共和国'``, ``'cn'`` → ``'CN'``; empty → None.
 
     Unknown values raise ``InvalidValue``: a country silently dropped would be worse than a rejected
     value the user can fix in the mapping.
@@ -117,7 +116,7 @@ def normalize_country(value: str | None) -> str | None:
 def _normalize_country(text: str) -> str:
     codes, names = _tables()
     cleaned = text
-    upper = cleaned.upper()
+    upper = text.upper()
     if upper in codes:
         return upper
     if cleaned.isdigit() and len(cleaned) <= 3:

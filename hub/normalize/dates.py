@@ -53,10 +53,10 @@ _WEEKDAY = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*")
 _YEAR_FIRST = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 _YEAR_LAST = re.compile(r"(\d{1,2})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{2,4})(?!\d)")
 _DAY_MONTH_NAME = re.compile(
-    r"(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{2,4})(?!\d)"
+    r"(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]+(\d{2,4})(?!\d)"
 )
 _MONTH_NAME_DAY = re.compile(
-    r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?,?\s*(\d{2,4})(?!\d)"
+    r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)(\d{2,4})(?!\d)"
 )
 _TIME = re.compile(
     r"(?:t|\s)*(上午|下午|晚上|凌晨|中午)?\s*(\d{1,2})\s*[:时時点點]\s*(\d{1,2})?\s*分?"

@@ -43,26 +43,27 @@ def normalize_credit_code(value: str | None) -> str | None:
 @lru_cache(maxsize=1 << 14)
 def _normalize_credit_code(text: str) -> str:
     code = _SEPARATORS.sub("", text).upper()
-    if not code:
-        raise invalid(text, _CREDIT_CODE + ": no characters left after removing separators")
-    if len(code) != 18:
-        raise invalid(text, f"{_CREDIT_CODE}: it has {len(code)} characters, 18 expected")
-    wrong = sorted({c for c in code if c not in _CREDIT_CODE_CHARS})
-    if wrong:
-        shown_chars = ", ".join(repr(c) for c in wrong)
-        raise invalid(
-            text, f"{_CREDIT_CODE}: {shown_chars} not allowed (digits and letters except I O S V Z)"
-        )
-    if not code[:8].isdigit():
-        raise invalid(
-            text, f"{_CREDIT_CODE}: the first 8 characters (authority, type, region) must be digits"
-        )
     try:
         return str(uscc.validate(code))
-    except InvalidChecksum as exc:
-        raise invalid(text, f"{_CREDIT_CODE}: the check character {code[-1]!r} is wrong") from exc
-    except ValidationError as exc:  # the region or organisation-code part is malformed
-        raise invalid(text, f"{_CREDIT_CODE}: {exc}") from exc
+    except ValidationError as exc:
+        raise invalid(text, f"{_CREDIT_CODE}: {_why_not_credit_code(code, exc)}") from exc
+
+
+def _why_not_credit_code(code: str, error: ValidationError) -> str:
+    """The reason a code failed stdnum's check, in terms a user can act on."""
+    if not code:
+        return "no characters left after removing separators"
+    if len(code) != 18:
+        return f"it has {len(code)} characters, 18 expected"
+    wrong = sorted({c for c in code if c not in _CREDIT_CODE_CHARS})
+    if wrong:
+        listed = ", ".join(repr(c) for c in wrong)
+        return f"{listed} not allowed (digits and letters except I O S V Z)"
+    if not code[:8].isdigit():
+        return "the first 8 characters (authority, type, region) must be digits"
+    if isinstance(error, InvalidChecksum):
+        return f"the check character {code[-1]!r} is wrong"
+    return str(error)
 
 
 def normalize_tax_id(value: str | None, country: str | None) -> str | None:

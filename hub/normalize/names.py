@@ -177,8 +177,7 @@ def _bare(word: str) -> str:
 
 
 def person_name_keys(value: str | None) -> set[str]:
-    """Order-insensitive comparison keys; two names that share a key are the same spelling of a
-    name.
+    """Order-insensitive comparison keys: two names that share a key may be the same name.
 
     Latin names: accents stripped, lower-cased, punctuation and hyphens dropped (``Xiao-Ming`` →
     ``xiaoming``), words sorted; a second key without single-letter initials. Hanzi names: the name
@@ -203,9 +202,8 @@ def _person_name_keys(text: str) -> frozenset[str]:
     keys = {name}
     if not _HAN.search(name):  # kana or Hangul only: no pinyin reading
         return frozenset(keys)
-    given, family = _split_person_name(
-        text
-    )  # before normalising: a typed space marks the family name
+    # Split the text as typed, before normalising: a space there marks the family name.
+    given, family = _split_person_name(text)
     given_syllables = [_latin_word(s) for s in to_pinyin(given)] if given else []
     family_readings = _SURNAME_READINGS.get(family or "") or (
         "".join(_latin_word(s) for s in to_pinyin(family or "")),
@@ -214,9 +212,7 @@ def _person_name_keys(text: str) -> frozenset[str]:
         keys.add(_sorted_key([family_reading, "".join(given_syllables)]))
         if len(given_syllables) > 1:
             keys.add(_sorted_key([family_reading, *given_syllables]))
-    for key in [
-        k for k in keys if "v" in k and k.isascii()
-    ]:  # 吕 lv = Lu = Lyu (passport spelling)
+    for key in [k for k in keys if "v" in k and k.isascii()]:  # 吕: lv, Lu, Lyu (passports)
         keys.update((key.replace("v", "u"), key.replace("v", "yu")))
     keys.discard("")
     return frozenset(keys)

@@ -39,7 +39,7 @@ def parse_int(value: str | int | float | Decimal | None) -> int | None:
         return int(value)
     if not isinstance(value, str):
         raise invalid(value, "an integer")
-    text = clean(value)
+    text = clean(value).replace("\u2212", "-")  # U+2212 MINUS SIGN, as typeset documents write it
     if not text:
         return None
     return _parse_int(text, value)
@@ -98,7 +98,7 @@ def parse_decimal(value: str | int | float | Decimal | None) -> Decimal | None:
         return number
     if not isinstance(value, str):
         raise invalid(value, "a number")
-    text = clean(value)
+    text = clean(value).replace("\u2212", "-")
     if not text:
         return None
     return _parse_decimal(text, value)
@@ -124,7 +124,7 @@ def _decimal_point(text: str) -> str:
         return text.replace(",", "")
     if text.count(",") == 1:  # 1,5: the grouped case was taken by _ungroup
         return text.replace(",", ".")
-    return text.replace(" ", "")
+    return text
 
 
 def parse_bool(value: str | int | bool | None) -> bool | None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 05:00:10.567346
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -72,12 +72,12 @@ def upgrade() -> None:
     sa.Column('entity_type', sa.String(length=16), nullable=False),
     sa.Column('key', sa.String(length=300), nullable=False),
     sa.Column('canonical_id', sa.String(length=32), nullable=False),
-    sa.Column('source_id', sa.BigInteger(), nullable=False),
+    sa.Column('source_key', sa.String(length=450), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_match_keys'))
     )
     with op.batch_alter_table('match_keys', schema=None) as batch_op:
         batch_op.create_index('ix_match_keys_lookup', ['entity_type', 'key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_match_keys_source_id'), ['source_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_keys_source_key'), ['source_key'], unique=False)
 
     op.create_table('record_errors',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -171,7 +171,7 @@ def downgrade() -> None:
 
     op.drop_table('record_errors')
     with op.batch_alter_table('match_keys', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_match_keys_source_id'))
+        batch_op.drop_index(batch_op.f('ix_match_keys_source_key'))
         batch_op.drop_index('ix_match_keys_lookup')
 
     op.drop_table('match_keys')

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from connectors.csvfile import CsvConnector
+from hub.ports import Rejection, SourceRecord
+
+MakeConnector = Callable[..., CsvConnector]
+ReadAll = Callable[..., tuple[list[SourceRecord], list[Rejection]]]
 
 CONTACTS = {"file": "contacts.csv", "id_column": "id"}
 TEXT = "id,name\n1,Alice\n2,Bob\n3,Carol\n"
@@ -16,7 +23,9 @@ def _bump_mtime(path: Path, seconds: int = 100) -> None:
     os.utime(path, ns=(later, later))
 
 
-def test_only_the_last_record_carries_the_new_cursor(tmp_path: Path, make_connector, read_all):
+def test_only_the_last_record_carries_the_new_cursor(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     (tmp_path / "contacts.csv").write_text(TEXT, encoding="utf-8")
     connector = make_connector(contacts=CONTACTS)
 
@@ -31,7 +40,9 @@ def test_only_the_last_record_carries_the_new_cursor(tmp_path: Path, make_connec
     assert files[0]["size"] == len(TEXT)
 
 
-def test_unchanged_file_with_its_cursor_yields_nothing(tmp_path: Path, make_connector, read_all):
+def test_unchanged_file_with_its_cursor_yields_nothing(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     path = tmp_path / "contacts.csv"
     path.write_text(TEXT, encoding="utf-8")
     connector = make_connector(contacts=CONTACTS)
@@ -43,7 +54,9 @@ def test_unchanged_file_with_its_cursor_yields_nothing(tmp_path: Path, make_conn
     assert list(connector.read("contacts", cursor)) == []
 
 
-def test_changed_file_yields_everything_again(tmp_path: Path, make_connector, read_all):
+def test_changed_file_yields_everything_again(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     path = tmp_path / "contacts.csv"
     path.write_text(TEXT, encoding="utf-8")
     connector = make_connector(contacts=CONTACTS)
@@ -59,7 +72,9 @@ def test_changed_file_yields_everything_again(tmp_path: Path, make_connector, re
     assert list(connector.read("contacts", records[-1].cursor)) == []
 
 
-def test_glob_rereads_only_the_files_that_changed(tmp_path: Path, make_connector, read_all):
+def test_glob_rereads_only_the_files_that_changed(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     (tmp_path / "c1.csv").write_text("id\n1\n2\n", encoding="utf-8")
     (tmp_path / "c2.csv").write_text("id\n3\n", encoding="utf-8")
     connector = make_connector(contacts={"file": "c*.csv", "id_column": "id"})
@@ -69,11 +84,13 @@ def test_glob_rereads_only_the_files_that_changed(tmp_path: Path, make_connector
     records, _ = read_all(connector, since=cursor)
 
     assert [r.location for r in records] == ["c3.csv:2"]
-    paths = [f["path"] for f in json.loads(records[-1].cursor)["files"]]
+    paths = [f["path"] for f in json.loads(records[-1].cursor or "{}")["files"]]
     assert paths == ["c1.csv", "c2.csv", "c3.csv"]
 
 
-def test_unreadable_cursor_means_read_everything(tmp_path: Path, make_connector, read_all):
+def test_unreadable_cursor_means_read_everything(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     (tmp_path / "contacts.csv").write_text(TEXT, encoding="utf-8")
     connector = make_connector(contacts=CONTACTS)
 
@@ -83,8 +100,8 @@ def test_unreadable_cursor_means_read_everything(tmp_path: Path, make_connector,
 
 
 def test_file_with_only_rejections_can_be_checkpointed_by_current_cursor(
-    tmp_path: Path, make_connector, read_all
-):
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     (tmp_path / "contacts.csv").write_text("id,name\n,nobody\n", encoding="utf-8")
     connector = make_connector(contacts=CONTACTS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.csvfile import CsvConnector, CsvObjectSettings
-from hub.ports import Connector
+from hub.ports import Connector, Rejection, SourceRecord
+
+MakeConnector = Callable[..., CsvConnector]
+ReadAll = Callable[..., tuple[list[SourceRecord], list[Rejection]]]
 
 CONTACTS = {"file": "contacts.csv", "id_column": "id"}
 
@@ -21,7 +25,7 @@ def _write(tmp_path: Path, text: str, name: str = "contacts.csv") -> Path:
     return path
 
 
-def test_connector_fulfils_the_protocol(make_connector):
+def test_connector_fulfils_the_protocol(make_connector: MakeConnector) -> None:
     connector = make_connector(contacts=CONTACTS)
     assert isinstance(connector, Connector)
     assert connector.kind == "csv"
@@ -30,7 +34,9 @@ def test_connector_fulfils_the_protocol(make_connector):
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
-def test_detects_the_delimiter(tmp_path: Path, make_connector, read_all, delimiter):
+def test_detects_the_delimiter(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll, delimiter: str
+) -> None:
     rows = [["id", "name", "address"], ["1", "Zhang San", "No. 1, Jianguo Rd; Beijing"]]
     text = "\n".join(delimiter.join(_quote(v, delimiter) for v in row) for row in rows) + "\n"
     _write(tmp_path, text)
@@ -38,22 +44,32 @@ def test_detects_the_delimiter(tmp_path: Path, make_connector, read_all, delimit
     records, rejections = read_all(make_connector(contacts=CONTACTS))
 
     assert rejections == []
-    assert records[0].fields == {"id": "1", "name": "Zhang San", "address": "No. 1, Jianguo Rd; Beijing"}
+    assert records[0].fields == {
+        "id": "1",
+        "name": "Zhang San",
+        "address": "No. 1, Jianguo Rd; Beijing",
+    }
 
 
 def _quote(value: str, delimiter: str) -> str:
     return f'"{value}"' if delimiter in value or "," in value or ";" in value else value
 
 
-def test_excel_sep_line_names_the_delimiter(tmp_path: Path, make_connector, read_all):
+def test_excel_sep_line_names_the_delimiter(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "sep=;\nid;name\n1;Li, Na\n")
 
     records, _ = read_all(make_connector(contacts=CONTACTS))
 
-    assert [(r.location, r.fields) for r in records] == [("contacts.csv:3", {"id": "1", "name": "Li, Na"})]
+    assert [(r.location, r.fields) for r in records] == [
+        ("contacts.csv:3", {"id": "1", "name": "Li, Na"})
+    ]
 
 
-def test_configured_delimiter_alias(tmp_path: Path, make_connector, read_all):
+def test_configured_delimiter_alias(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "id\tname,with comma\n1\tx,y\n")
 
     records, _ = read_all(make_connector(contacts={**CONTACTS, "delimiter": "tab"}))
@@ -61,10 +77,12 @@ def test_configured_delimiter_alias(tmp_path: Path, make_connector, read_all):
     assert records[0].fields == {"id": "1", "name,with comma": "x,y"}
 
 
-def test_quoted_fields_spanning_lines_keep_line_numbers(tmp_path: Path, make_connector, read_all):
+def test_quoted_fields_spanning_lines_keep_line_numbers(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(
         tmp_path,
-        'id,name,note\n'
+        "id,name,note\n"
         '1,Alice,"first line\nsecond line\nthird, with comma"\n'
         '2,"Bob ""The Builder""",plain\n'
         '3,Carol,"a\n\nblank line inside"\n'
@@ -85,7 +103,9 @@ def test_quoted_fields_spanning_lines_keep_line_numbers(tmp_path: Path, make_con
     assert records[2].fields["note"] == "a\n\nblank line inside"
 
 
-def test_crlf_inside_quoted_field_reads_as_newline(tmp_path: Path, make_connector, read_all):
+def test_crlf_inside_quoted_field_reads_as_newline(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, 'id,note\r\n1,"two\r\nlines"\r\n')
 
     records, _ = read_all(make_connector(contacts=CONTACTS))
@@ -94,8 +114,8 @@ def test_crlf_inside_quoted_field_reads_as_newline(tmp_path: Path, make_connecto
 
 
 def test_malformed_rows_are_rejected_with_their_lines_and_the_rest_goes_on(
-    tmp_path: Path, make_connector, read_all
-):
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(
         tmp_path,
         "id,name,email\n"  # 1
@@ -141,7 +161,9 @@ def test_malformed_rows_are_rejected_with_their_lines_and_the_rest_goes_on(
     assert all(r.system == "files" and r.object == "contacts" for r in rejections)
 
 
-def test_duplicate_header_names_reject_the_file_once(tmp_path: Path, make_connector, read_all):
+def test_duplicate_header_names_reject_the_file_once(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "id,name,phone,name\n1,a,b,c\n2,d,e,f\n")
 
     records, rejections = read_all(make_connector(contacts=CONTACTS))
@@ -152,7 +174,9 @@ def test_duplicate_header_names_reject_the_file_once(tmp_path: Path, make_connec
     assert "'name' (columns 2, 4)" in rejections[0].reason
 
 
-def test_missing_id_column_names_file_and_columns(tmp_path: Path, make_connector, read_all):
+def test_missing_id_column_names_file_and_columns(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "客户编号,姓名\nC1,张三\n")
 
     records, rejections = read_all(make_connector(contacts=CONTACTS))
@@ -164,8 +188,8 @@ def test_missing_id_column_names_file_and_columns(tmp_path: Path, make_connector
 
 
 def test_header_names_are_trimmed_and_id_column_matches_case_insensitively(
-    tmp_path: Path, make_connector, read_all
-):
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     (tmp_path / "contacts.csv").write_bytes(" ID , Name ,\n 7 , Ann ,\n".encode("utf-8-sig"))
 
     records, _ = read_all(make_connector(contacts=CONTACTS))
@@ -174,7 +198,9 @@ def test_header_names_are_trimmed_and_id_column_matches_case_insensitively(
     assert records[0].fields == {"ID": "7", "Name": "Ann", "column_3": None}
 
 
-def test_headerless_file_with_configured_columns(tmp_path: Path, make_connector, read_all):
+def test_headerless_file_with_configured_columns(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "1,Alice\n2,Bob\n")
     connector = make_connector(
         contacts={**CONTACTS, "has_header": False, "columns": ["id", "name"]}
@@ -188,7 +214,9 @@ def test_headerless_file_with_configured_columns(tmp_path: Path, make_connector,
     ]
 
 
-def test_modified_column_naive_times_are_shanghai(tmp_path: Path, make_connector, read_all):
+def test_modified_column_naive_times_are_shanghai(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(
         tmp_path,
         "id,updated\n"
@@ -211,7 +239,7 @@ def test_modified_column_naive_times_are_shanghai(tmp_path: Path, make_connector
     assert "'yesterday'" in rejections[0].reason
 
 
-def test_timezone_option(tmp_path: Path, make_connector, read_all):
+def test_timezone_option(tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll) -> None:
     _write(tmp_path, "id,updated\n1,2024-01-05 13:45:00\n")
     connector = make_connector(
         contacts={**CONTACTS, "modified_column": "updated", "timezone": "Europe/Berlin"}
@@ -222,7 +250,9 @@ def test_timezone_option(tmp_path: Path, make_connector, read_all):
     assert records[0].modified_at == datetime(2024, 1, 5, 12, 45, tzinfo=UTC)
 
 
-def test_without_modified_column_modified_at_is_file_mtime(tmp_path: Path, make_connector, read_all):
+def test_without_modified_column_modified_at_is_file_mtime(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     path = _write(tmp_path, "id\n1\n")
     os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
 
@@ -231,7 +261,7 @@ def test_without_modified_column_modified_at_is_file_mtime(tmp_path: Path, make_
     assert records[0].modified_at == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
-def test_deleted_column(tmp_path: Path, make_connector, read_all):
+def test_deleted_column(tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll) -> None:
     _write(tmp_path, "id,deleted\n1,\n2,是\n3,TRUE\n4,0\n5,yes\n")
     connector = make_connector(contacts={**CONTACTS, "deleted_column": "deleted"})
 
@@ -240,7 +270,9 @@ def test_deleted_column(tmp_path: Path, make_connector, read_all):
     assert [r.external_id for r in records if r.deleted] == ["2", "3", "5"]
 
 
-def test_glob_reads_every_matching_file_in_order(tmp_path: Path, make_connector, read_all):
+def test_glob_reads_every_matching_file_in_order(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "id,name\n1,a\n", "contacts_2024-01.csv")
     _write(tmp_path, "id,name\n2,b\n1,a-again\n", "contacts_2024-02.csv")
     _write(tmp_path, "id,name\n9,ignored\n", "other.csv")
@@ -257,18 +289,20 @@ def test_glob_reads_every_matching_file_in_order(tmp_path: Path, make_connector,
     assert rejections == []
 
 
-def test_missing_named_file_raises_clearly(make_connector):
+def test_missing_named_file_raises_clearly(make_connector: MakeConnector) -> None:
     connector = make_connector(contacts=CONTACTS)
-    with pytest.raises(FileNotFoundError, match="contacts.csv"):
+    with pytest.raises(FileNotFoundError, match=r"contacts\.csv"):
         list(connector.read("contacts", None))
 
 
-def test_unknown_object_is_a_clear_error(make_connector):
+def test_unknown_object_is_a_clear_error(make_connector: MakeConnector) -> None:
     with pytest.raises(KeyError, match="no CSV object 'deals'"):
         list(make_connector(contacts=CONTACTS).read("deals", None))
 
 
-def test_escaped_formula_reads_back_as_written(tmp_path: Path, make_connector, read_all):
+def test_escaped_formula_reads_back_as_written(
+    tmp_path: Path, make_connector: MakeConnector, read_all: ReadAll
+) -> None:
     _write(tmp_path, "id,note,phone\n1,'=SUM(A1:A2),+86 138 0013 8000\n2,'plain quote,-5\n")
 
     records, _ = read_all(make_connector(contacts=CONTACTS))
@@ -277,7 +311,7 @@ def test_escaped_formula_reads_back_as_written(tmp_path: Path, make_connector, r
     assert records[1].fields["note"] == "'plain quote"  # not an escape: left alone
 
 
-def test_settings_are_strict():
+def test_settings_are_strict() -> None:
     with pytest.raises(ValidationError, match="extra"):
         CsvObjectSettings.model_validate({"file": "a.csv", "id_column": "id", "colour": "red"})
     with pytest.raises(ValidationError, match="columns"):
@@ -289,6 +323,6 @@ def test_settings_are_strict():
     assert CsvObjectSettings(file="a.csv", id_column="id", delimiter="tab").delimiter == "\t"
 
 
-def test_repr_names_no_more_than_the_folder(tmp_path: Path, make_connector):
+def test_repr_names_no_more_than_the_folder(tmp_path: Path, make_connector: MakeConnector) -> None:
     connector: CsvConnector = make_connector(contacts=CONTACTS)
     assert repr(connector) == f"CsvConnector('files', directory={str(tmp_path)!r})"

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import urllib3
 from hubspot.crm.contacts import ApiException, SimplePublicObjectInputForCreate
 from hubspot.crm.contacts.exceptions import (
     ForbiddenException,
@@ -196,3 +197,25 @@ def test_client_retry_rides_through_injected_429(make_emulator: Any) -> None:
     assert created.properties["email"] == "retry@example.com"
     assert emulator.faults.injected == 2
     assert emulator.portal.count("contacts") == 1
+
+
+def test_fault_plan_timeouts_and_dropped_connections_reach_the_client(make_emulator: Any) -> None:
+    plan = FaultPlan(script=deque(["timeout", "drop"]), timeout_seconds=0.3)
+    emulator = make_emulator(faults=plan)
+    client = emulator.client(retry=False)  # surface each failure instead of urllib3's retries
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        client.crm.contacts.basic_api.get_page(_request_timeout=0.1)
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        client.crm.contacts.basic_api.get_page()
+    assert client.crm.contacts.basic_api.get_page().results == []
+    assert emulator.portal.call_count() == 1
+
+
+def test_urllib3_default_retries_absorb_a_timeout_and_a_drop_on_get(make_emulator: Any) -> None:
+    """Worth knowing for the connector: without ``retry=``, urllib3's default Retry(3) silently
+    repeats a GET after a read timeout or a dropped connection."""
+    emulator = make_emulator(
+        faults=FaultPlan(script=deque(["timeout", "drop"]), timeout_seconds=0.3)
+    )
+    assert emulator.client().crm.contacts.basic_api.get_page(_request_timeout=0.1).results == []
+    assert emulator.faults.injected == 2

@@ -1,4 +1,7 @@
-"""Fixtures: a fresh emulated org served over TLS on loopback, and real simple-salesforce clients."""
+"""Fixtures: an emulated org served over TLS on loopback, and real simple-salesforce clients.
+
+One server per test process; every test gets a fresh ``Org`` and ``FaultPlan`` swapped in.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +14,26 @@ from connectors.salesforce.emulator import RunningSalesforce, SalesforceEmulator
 from connectors.salesforce.org import Org
 
 
-@pytest.fixture
-def org() -> Org:
-    return Org()
-
-
-@pytest.fixture
-def emulator(org: Org) -> SalesforceEmulator:
-    return SalesforceEmulator(org)
-
-
-@pytest.fixture
-def running(emulator: SalesforceEmulator) -> Iterator[RunningSalesforce]:
-    with emulator.serve() as served:
+@pytest.fixture(scope="session")
+def _served() -> Iterator[RunningSalesforce]:
+    with SalesforceEmulator().serve() as served:
         yield served
+
+
+@pytest.fixture
+def running(_served: RunningSalesforce) -> RunningSalesforce:
+    _served.emulator.reset(Org())
+    return _served
+
+
+@pytest.fixture
+def emulator(running: RunningSalesforce) -> SalesforceEmulator:
+    return running.emulator
+
+
+@pytest.fixture
+def org(running: RunningSalesforce) -> Org:
+    return running.org
 
 
 @pytest.fixture
