@@ -217,8 +217,10 @@ def main() -> None:
         for name in ("huitong", "pandas"):
             out = subprocess.run(
                 [sys.executable, __file__, "--only", name, "--work", str(work)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             results[name] = json.loads(out.stdout.strip().splitlines()[-1])
         h, p = results["huitong"], results["pandas"]
         print(f"{'':22}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>14}")

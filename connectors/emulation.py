@@ -108,7 +108,10 @@ class FaultInjector:
                 {
                     "type": "http.response.start",
                     "status": 200,
-                    "headers": [(b"content-length", b"1000"), (b"content-type", b"application/json")],
+                    "headers": [
+                        (b"content-length", b"1000"),
+                        (b"content-type", b"application/json"),
+                    ],
                 }
             )
             raise ConnectionAbortedError("fault injection: connection dropped")
@@ -152,7 +155,9 @@ class LoopbackServer:
             timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"emulator:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name=f"emulator:{self.port}", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -168,7 +173,10 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
+        # Idle keep-alive connections (TLS ones above all) would hold a graceful shutdown for
+        # seconds: an emulator has nothing to drain, so it exits at once.
         self._server.should_exit = True
+        self._server.force_exit = True
         self._thread.join(timeout=10)
 
     def __enter__(self) -> LoopbackServer:

@@ -60,7 +60,9 @@ class Applier:
             if held is not None and held.fingerprint == c.fingerprint:
                 result.counts["unchanged"] += 1
             elif held is not None and c.modified_at < held.modified_at:
-                result.counts["stale"] += 1  # an older version arriving late never overwrites a newer one
+                result.counts["stale"] += (
+                    1  # an older version arriving late never overwrites a newer one
+                )
             elif held is None and c.deleted:
                 result.counts["deleted_unknown"] += 1
             else:
@@ -72,7 +74,12 @@ class Applier:
         keys_of: dict[str, list[MatchKey]] = {
             c.ref.external_id: keys_for(entity, c.values) for c in todo if not c.deleted
         }
-        wanted = {k.key for c in todo if c.ref.external_id not in existing for k in keys_of.get(c.ref.external_id, [])}
+        wanted = {
+            k.key
+            for c in todo
+            if c.ref.external_id not in existing
+            for k in keys_of.get(c.ref.external_id, [])
+        }
         db_clusters = tx.clusters_for_keys(entity, wanted) if wanted else {}
         cluster_ids = {s.canonical_id for s in existing.values()}
         cluster_ids.update(cid for cids in db_clusters.values() for cid in cids)
@@ -104,18 +111,22 @@ class Applier:
                 else:
                     result.warnings.append(
                         Rejection(
-                            c.ref.system, c.ref.object, c.location,
+                            c.ref.system,
+                            c.ref.object,
+                            c.location,
                             f"{target}: no {ref.object} record {ref.external_id!r} in {ref.system} "
                             "is known yet; the link is kept and resolved when it arrives",
                             c.ref.external_id,
                         )
-                    )  # fmt: skip
+                    )
             link_reason: dict[str, Any] | None = None
             if held is not None:
                 cid = held.canonical_id
             else:
                 keys = keys_of.get(c.ref.external_id, [])
-                merged = {k.key: db_clusters.get(k.key, set()) | overlay.get(k.key, set()) for k in keys}
+                merged = {
+                    k.key: db_clusters.get(k.key, set()) | overlay.get(k.key, set()) for k in keys
+                }
                 decision = decide(entity, values, keys, merged, cluster_values)
                 if decision.canonical_id is None:
                     cid = new_canonical_id(ENTITY_MODELS[entity].id_prefix)
@@ -171,20 +182,32 @@ class Applier:
             if c.deleted:
                 result.counts["deleted"] += 1
                 kind = "source.deleted"
-            elif cid in new_goldens and held is None and link_reason is not None and link_reason["rule"] == "new":
+            elif (
+                cid in new_goldens
+                and held is None
+                and link_reason is not None
+                and link_reason["rule"] == "new"
+            ):
                 result.counts["created"] += 1
                 kind = "golden.created"
             else:
                 result.counts["updated" if changes else "absorbed"] += 1
                 kind = "golden.updated" if changes else "source.updated"
             detail: dict[str, Any] = {"changes": changes, "location": c.location}
-            if kind != "golden.created":  # a new golden record's changes are its one source's values
+            if (
+                kind != "golden.created"
+            ):  # a new golden record's changes are its one source's values
                 detail["source"] = _source_delta(held, source)
             if link_reason is not None:
                 detail["link"] = link_reason
             if conflicts:
                 detail["conflicts"] = [
-                    {"field": cf.field, "values": [list(v) for v in cf.values], "rule": cf.rule, "winner": cf.winner}
+                    {
+                        "field": cf.field,
+                        "values": [list(v) for v in cf.values],
+                        "rule": cf.rule,
+                        "winner": cf.winner,
+                    }
                     for cf in conflicts
                 ]
             events.append(
@@ -203,7 +226,9 @@ class Applier:
         return result
 
 
-def _field_times(c: Candidate, values: dict[str, Any], held: StoredSource | None) -> dict[str, datetime]:
+def _field_times(
+    c: Candidate, values: dict[str, Any], held: StoredSource | None
+) -> dict[str, datetime]:
     """When each value last changed at its source: kept from the held version when the value is the same."""
     times: dict[str, datetime] = {}
     for name, value in values.items():

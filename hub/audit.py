@@ -8,10 +8,11 @@ transaction, so removing the newest events is detected too.
 from __future__ import annotations
 
 import hashlib
-import orjson
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 GENESIS = "0" * 64
 

@@ -58,7 +58,9 @@ class Hub:
                 initializer=init_map_worker,
                 initargs=(self.mappers,),
             )
-        return SyncEngine(self.settings, self.store, self.connectors, self.mappers, reporter, self.map_pool)
+        return SyncEngine(
+            self.settings, self.store, self.connectors, self.mappers, reporter, self.map_pool
+        )
 
     def close(self) -> None:
         if self.map_pool is not None:
@@ -84,7 +86,9 @@ def build_mappers(settings: Settings, base: Path) -> dict[tuple[str, str], Mappe
             try:
                 spec = load_spec(obj_settings.mapping, base, settings.custom_fields)
             except ConfigError as exc:
-                problems.extend(f"systems.{system}.objects.{obj}.mapping: {p}" for p in exc.problems)
+                problems.extend(
+                    f"systems.{system}.objects.{obj}.mapping: {p}" for p in exc.problems
+                )
                 continue
             mappers[(system, obj)] = Mapper(
                 spec, settings.custom_fields, settings.hub.default_region, settings.hub.timezone

@@ -14,6 +14,7 @@ Results go to stdout, logs and progress to stderr. Exit codes scripts can rely o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from hub import explain as explain_mod
@@ -39,7 +47,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-runs_app = typer.Typer(help="Sync runs: list them, or show one with its errors.", invoke_without_command=True)
+runs_app = typer.Typer(
+    help="Sync runs: list them, or show one with its errors.", invoke_without_command=True
+)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(audit_app, name="audit")
@@ -49,7 +59,9 @@ err = Console(stderr=True, highlight=False)
 
 ConfigOption = Annotated[
     Path,
-    typer.Option("--config", "-c", envvar="HUITONG_CONFIG", help="The configuration file.", show_default=True),
+    typer.Option(
+        "--config", "-c", envvar="HUITONG_CONFIG", help="The configuration file.", show_default=True
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
@@ -120,11 +132,17 @@ def check(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fal
 
     with _config_errors():
         hub = open_hub(config, migrate=False)
-    results = []
+    results: list[dict[str, Any]] = []
     for name, connector in hub.connectors.items():
         result = connector.check()
-        results.append({"system": name, "ok": result.ok, "detail": result.detail,
-                        "checks": [list(c) for c in result.checks]})  # fmt: skip
+        results.append(
+            {
+                "system": name,
+                "ok": result.ok,
+                "detail": result.detail,
+                "checks": [list(c) for c in result.checks],
+            }
+        )
     hub.close()
     ok = all(r["ok"] for r in results)
     if as_json:
@@ -142,8 +160,12 @@ def check(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fal
 @app.command()
 def sync(
     config: ConfigOption = Path("huitong.yaml"),
-    system: Annotated[list[str] | None, typer.Option("--system", "-s", help="Only these systems.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Read everything, ignoring cursors.")] = False,
+    system: Annotated[
+        list[str] | None, typer.Option("--system", "-s", help="Only these systems.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read everything, ignoring cursors.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Read every configured system (incrementally by default) into the golden records."""
@@ -153,15 +175,24 @@ def sync(
         hub = open_hub(config)
         unknown = [s for s in system or [] if s not in hub.settings.systems]
         if unknown:
-            raise ConfigError(f"--system {', '.join(unknown)}: not in the configuration", str(config))
+            raise ConfigError(
+                f"--system {', '.join(unknown)}: not in the configuration", str(config)
+            )
     with progress_bar(err) as progress:
         summary = hub.engine(RichReporter(progress)).sync(system, full=full)
     goldens = _golden_counts(hub)
     hub.close()
     if as_json:
-        _print_json({"run_id": summary.run_id, "status": summary.status, "counts": dict(summary.counts),
-                     "failures": summary.failures, "golden_records": goldens,
-                     "seconds": round(summary.seconds, 3)})  # fmt: skip
+        _print_json(
+            {
+                "run_id": summary.run_id,
+                "status": summary.status,
+                "counts": dict(summary.counts),
+                "failures": summary.failures,
+                "golden_records": goldens,
+                "seconds": round(summary.seconds, 3),
+            }
+        )
     else:
         _print_summary(summary, goldens)
     raise typer.Exit(_exit_for(summary.status))
@@ -178,7 +209,9 @@ def _exit_for(status: str) -> int:
 
 def _print_summary(summary: Any, goldens: dict[str, int]) -> None:
     c = summary.counts
-    table = Table(title=f"run {summary.run_id} — {summary.status}", show_header=False, title_justify="left")
+    table = Table(
+        title=f"run {summary.run_id} — {summary.status}", show_header=False, title_justify="left"
+    )
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
@@ -201,7 +234,9 @@ def _print_summary(summary: Any, goldens: dict[str, int]) -> None:
     for system, message in summary.failures.items():
         out.print(f"[red]✗ {system}[/red]: {message}")
     if summary.rejection_samples:
-        out.print("[yellow]rejected (first few; all in `huitong runs show " f"{summary.run_id}`):[/yellow]")
+        out.print(
+            f"[yellow]rejected (first few; all in `huitong runs show {summary.run_id}`):[/yellow]"
+        )
         for line in summary.rejection_samples[:8]:
             out.print(f"  {line}")
 
@@ -212,7 +247,7 @@ def status(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fa
     from hub.bootstrap import open_store
 
     with _config_errors():
-        settings, store = open_store(config)
+        _settings, store = open_store(config)
     info = explain_mod.status(store)
     store.close()
     if as_json:
@@ -248,12 +283,22 @@ def runs_list(
     if as_json:
         _print_json([explain_mod.run_to_dict(r) for r in rows])
         return
-    table = Table("run", "kind", "status", "started", "seconds", "read", "rejected", "created", "linked")
+    table = Table(
+        "run", "kind", "status", "started", "seconds", "read", "rejected", "created", "linked"
+    )
     for r in rows:
         seconds = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "…"
-        table.add_row(r.id, r.kind, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds,
-                      str(r.counts.get("read", 0)), str(r.counts.get("rejected", 0)),
-                      str(r.counts.get("created", 0)), str(r.counts.get("linked", 0)))  # fmt: skip
+        table.add_row(
+            r.id,
+            r.kind,
+            r.status,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            seconds,
+            str(r.counts.get("read", 0)),
+            str(r.counts.get("rejected", 0)),
+            str(r.counts.get("created", 0)),
+            str(r.counts.get("linked", 0)),
+        )
     out.print(table)
 
 
@@ -279,7 +324,7 @@ def runs_show(
         raise typer.Exit(EXIT_NOT_FOUND)
     errors = store.errors(run_id)
     store.close()
-    data = explain_mod.run_to_dict(run) | {"errors": [e.__dict__ for e in errors]}
+    data = explain_mod.run_to_dict(run) | {"errors": [dataclasses.asdict(e) for e in errors]}
     if as_json:
         _print_json(data)
         return
@@ -289,8 +334,10 @@ def runs_show(
     for key, value in sorted(run.counts.items()):
         out.print(f"  {key}: {value:,}")
     for e in errors:
-        out.print(f"  [{'red' if e.severity == 'rejected' else 'yellow'}]{e.severity}[/] "
-                  f"{e.system}/{e.object} {e.location}: {e.reason}")  # fmt: skip
+        out.print(
+            f"  [{'red' if e.severity == 'rejected' else 'yellow'}]{e.severity}[/] "
+            f"{e.system}/{e.object} {e.location}: {e.reason}"
+        )
 
 
 @audit_app.command("verify")
@@ -337,10 +384,50 @@ def explain(
 
 
 @app.command()
+def export(
+    system: Annotated[
+        str, typer.Option("--system", "-s", help="The system whose mapping shapes the rows.")
+    ],
+    obj: Annotated[
+        str, typer.Option("--object", "-o", help="The object (its mapping spec is used reversed).")
+    ],
+    config: ConfigOption = Path("huitong.yaml"),
+    with_id: Annotated[
+        bool, typer.Option("--with-id/--without-id", help="Add the huitong_id column.")
+    ] = True,
+) -> None:
+    """Export every live golden record of the object's entity type through its mapping, into the
+    system (for a CSV system: its output file, written atomically)."""
+    from hub.bootstrap import open_hub
+    from hub.export import export_rows
+
+    with _config_errors():
+        hub = open_hub(config)
+        mapper = hub.mappers.get((system, obj))
+        if mapper is None:
+            raise ConfigError(
+                f"--system {system} --object {obj}: no such object in the configuration",
+                str(config),
+            )
+    connector = hub.connectors[system]
+    write_file = getattr(connector, "export", None)
+    if write_file is None:
+        hub.close()
+        err.print(
+            f"{system} ({hub.settings.systems[system].kind}) cannot export files; use sync to write to it"
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    columns, rows = export_rows(hub.store, mapper.spec.entity, mapper, system, with_id)
+    count = write_file(obj, rows, columns)
+    hub.close()
+    out.print(f"exported {count:,} {mapper.spec.entity.value} golden records to {system}/{obj}")
+
+
+@app.command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path(
-        "huitong-demo"
-    ),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo writes its files.")
+    ] = Path("huitong-demo"),
     customers: Annotated[int, typer.Option(help="About how many customers to generate.")] = 2000,
 ) -> None:
     """Generate two messy CSV exports, sync them into SQLite and show what the hub made of them."""
@@ -368,7 +455,9 @@ def demo(
         if data:
             explain_mod.render(out, data)
     hub.close()
-    out.print(f"\nmore: huitong runs show -c {config} {summary.run_id}   (every rejected row, with file and line)")
+    out.print(
+        f"\nmore: huitong runs show -c {config} {summary.run_id}   (every rejected row, with file and line)"
+    )
     raise typer.Exit(EXIT_OK if summary.status in ("succeeded", "partial") else EXIT_FAILED)
 
 

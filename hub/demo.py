@@ -89,7 +89,7 @@ def generate(customers: int, seed: int = 20261122) -> tuple[list[Company], list[
                 uscc=credit_code(rng),
                 phone_area=str(city[2]),
                 phone_local=f"{rng.randint(5000, 8999)}{rng.randint(1000, 9999)}",
-                city=city,  # type: ignore[arg-type]
+                city=city,
                 industry=rng.choice(data["industries"]),
             )
         )
@@ -130,7 +130,9 @@ def _messy_mobile(rng: random.Random, mobile: str) -> str:
     if style == 2:
         return f"0086{mobile}"
     if style == 3:
-        return "".join(chr(ord(ch) + 0xFEE0) for ch in mobile)  # full-width digits, as some IMEs type
+        return "".join(
+            chr(ord(ch) + 0xFEE0) for ch in mobile
+        )  # full-width digits, as some IMEs type
     return mobile
 
 
@@ -151,20 +153,58 @@ def write_exports(directory: Path, customers: int, seed: int = 20261122) -> dict
 
     with (crm / "accounts.csv").open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["Account ID", "Account Name", "Website", "Phone", "Country", "City", "Industry",
-                    "Owner Email", "Last Modified"])  # fmt: skip
+        w.writerow(
+            [
+                "Account ID",
+                "Account Name",
+                "Website",
+                "Phone",
+                "Country",
+                "City",
+                "Industry",
+                "Owner Email",
+                "Last Modified",
+            ]
+        )
         for c in companies:
             if c.code not in in_crm:
                 continue
             phone = f"+86 {c.phone_area[1:]} {c.phone_local[:4]} {c.phone_local[4:]}"
             site = rng.choice([f"https://www.{c.domain}/", f"www.{c.domain}", f"http://{c.domain}"])
-            w.writerow([f"001{c.code}", c.name_en, site, phone, rng.choice(["China", "CN", "中国", "PRC"]),
-                        c.city[1], "", rng.choice(owner), _stamp(rng, base)])  # fmt: skip
-        w.writerow(["", "Orphan Trading Ltd", "orphan.example", "", "CN", "", "", "", _stamp(rng, base)])
+            w.writerow(
+                [
+                    f"001{c.code}",
+                    c.name_en,
+                    site,
+                    phone,
+                    rng.choice(["China", "CN", "中国", "PRC"]),
+                    c.city[1],
+                    "",
+                    rng.choice(owner),
+                    _stamp(rng, base),
+                ]
+            )
+        w.writerow(
+            ["", "Orphan Trading Ltd", "orphan.example", "", "CN", "", "", "", _stamp(rng, base)]
+        )
     with (crm / "contacts.csv").open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["Contact ID", "First Name", "Last Name", "Email", "Mobile", "Phone", "Title",
-                    "Account ID", "Account Name", "City", "Owner Email", "Last Modified"])  # fmt: skip
+        w.writerow(
+            [
+                "Contact ID",
+                "First Name",
+                "Last Name",
+                "Email",
+                "Mobile",
+                "Phone",
+                "Title",
+                "Account ID",
+                "Account Name",
+                "City",
+                "Owner Email",
+                "Last Modified",
+            ]
+        )
         for p in people:
             if p.company.code not in in_crm or rng.random() < 0.25:
                 continue
@@ -173,38 +213,120 @@ def write_exports(directory: Path, customers: int, seed: int = 20261122) -> dict
             if rng.random() < 0.01:
                 email = email.replace("@", " at ")
             title = p.title[1] if rng.random() < 0.8 else p.title[0]
-            w.writerow([f"003{p.code}", first, last, email, _messy_mobile(rng, p.mobile), "",
-                        title, f"001{p.company.code}", p.company.name_en, p.company.city[1],
-                        rng.choice(owner), _stamp(rng, base)])  # fmt: skip
+            w.writerow(
+                [
+                    f"003{p.code}",
+                    first,
+                    last,
+                    email,
+                    _messy_mobile(rng, p.mobile),
+                    "",
+                    title,
+                    f"001{p.company.code}",
+                    p.company.name_en,
+                    p.company.city[1],
+                    rng.choice(owner),
+                    _stamp(rng, base),
+                ]
+            )
         fh.write('003BROKEN,"Unclosed quote,with,too,many,fields\n')
-        w.writerow(["003P99999", "Extra", "Columns", "x@y.cn", "", "", "", "", "", "", "", "", "surplus"])
+        w.writerow(
+            ["003P99999", "Extra", "Columns", "x@y.cn", "", "", "", "", "", "", "", "", "surplus"]
+        )
 
     customers_rows = 0
     with (erp / "客户.csv").open("w", encoding="gbk", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["客户编码", "客户名称", "统一社会信用代码", "电话", "网址", "省份", "城市", "详细地址",
-                    "行业", "信用额度", "停用", "更新时间"])  # fmt: skip
+        w.writerow(
+            [
+                "客户编码",
+                "客户名称",
+                "统一社会信用代码",
+                "电话",
+                "网址",
+                "省份",
+                "城市",
+                "详细地址",
+                "行业",
+                "信用额度",
+                "停用",
+                "更新时间",
+            ]
+        )
         for c in companies:
             if c.code not in in_erp:
                 continue
-            uscc = c.uscc if rng.random() > 0.02 else c.uscc[:-1] + "0"  # a few mistyped check digits
-            phone = f"{c.phone_area}-{c.phone_local}" if rng.random() < 0.5 else f"({c.phone_area}){c.phone_local}"
-            w.writerow([c.code, c.name_cn, uscc, phone, rng.choice([c.domain, ""]), "", c.city[0],
-                        f"{c.city[0]}市某区{rng.randint(1, 999)}号", c.industry,
-                        f"{rng.randint(1, 500) * 1000}", "", _stamp(rng, base)])  # fmt: skip
+            uscc = (
+                c.uscc if rng.random() > 0.02 else c.uscc[:-1] + "0"
+            )  # a few mistyped check digits
+            phone = (
+                f"{c.phone_area}-{c.phone_local}"
+                if rng.random() < 0.5
+                else f"({c.phone_area}){c.phone_local}"
+            )
+            w.writerow(
+                [
+                    c.code,
+                    c.name_cn,
+                    uscc,
+                    phone,
+                    rng.choice([c.domain, ""]),
+                    "",
+                    c.city[0],
+                    f"{c.city[0]}市某区{rng.randint(1, 999)}号",
+                    c.industry,
+                    f"{rng.randint(1, 500) * 1000}",
+                    "",
+                    _stamp(rng, base),
+                ]
+            )
             customers_rows += 1
     with (erp / "联系人.csv").open("w", encoding="gbk", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["联系人编码", "姓名", "手机", "邮箱", "职务", "客户编码", "客户名称", "生日", "更新时间"])
+        w.writerow(
+            [
+                "联系人编码",
+                "姓名",
+                "手机",
+                "邮箱",
+                "职务",
+                "客户编码",
+                "客户名称",
+                "生日",
+                "更新时间",
+            ]
+        )
         for p in people:
             if p.company.code not in in_erp or rng.random() < 0.3:
                 continue
             name = f"{p.surname}{p.given}" if not p.latin else f"{p.latin[0]} {p.latin[1]}"
             title = p.title[0] if rng.random() < 0.85 else rng.choice(["顾问", "经理"])
-            w.writerow([f"L{p.code[1:]}", name, p.mobile, p.email if rng.random() < 0.8 else "", title,
-                        p.company.code, p.company.name_cn, p.birth, _stamp(rng, base)])  # fmt: skip
-        w.writerow(["L99998", "赵敏", "12345", "zhao.min@@example", "经理", "C00000", "不存在公司", "1990-13-45",
-                    _stamp(rng, base)])  # fmt: skip
+            w.writerow(
+                [
+                    f"L{p.code[1:]}",
+                    name,
+                    p.mobile,
+                    p.email if rng.random() < 0.8 else "",
+                    title,
+                    p.company.code,
+                    p.company.name_cn,
+                    p.birth,
+                    _stamp(rng, base),
+                ]
+            )
+        w.writerow(
+            [
+                "L99998",
+                "赵敏",
+                "12345",
+                "zhao.min@@example",
+                "经理",
+                "C00000",
+                "不存在公司",
+                "1990-13-45",
+                _stamp(rng, base),
+            ]
+        )
     return {"companies": len(companies), "people": len(people), "erp_customers": customers_rows}
 
 

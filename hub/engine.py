@@ -8,12 +8,11 @@ absorbs. A connector that fails stops only its own system's part of the run.
 from __future__ import annotations
 
 import itertools
-from collections import deque
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager
-import time
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,7 +32,9 @@ class RecordMapper(Protocol):
 class EngineStore(Protocol):
     def transaction(self) -> AbstractContextManager[StoreTransaction]: ...
 
-    def start_run(self, run_id: str, kind: str, systems: Sequence[str], trigger: str = "cli") -> None: ...
+    def start_run(
+        self, run_id: str, kind: str, systems: Sequence[str], trigger: str = "cli"
+    ) -> None: ...
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None: ...
 
@@ -48,7 +49,9 @@ class RunSummary:
     seconds: float = 0.0
 
 
-def batched(items: Iterable[SourceRecord | Rejection], size: int) -> Iterator[list[SourceRecord | Rejection]]:
+def batched(
+    items: Iterable[SourceRecord | Rejection], size: int
+) -> Iterator[list[SourceRecord | Rejection]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
@@ -76,7 +79,9 @@ class SyncEngine:
 
     def readable_objects(self, system: str) -> list[str]:
         objects = self.settings.systems[system].objects
-        return [name for name, o in objects.items() if o.enabled and o.direction in ("read", "both")]
+        return [
+            name for name, o in objects.items() if o.enabled and o.direction in ("read", "both")
+        ]
 
     def sync(
         self, systems: Sequence[str] | None = None, full: bool = False, trigger: str = "cli"
@@ -140,13 +145,17 @@ class SyncEngine:
             summary.counts.update(counts)
             if rejections:
                 connector.report_rejections(obj, rejections)
-                summary.rejection_samples.extend(str(r) for r in rejections[: 20 - len(summary.rejection_samples)])
+                summary.rejection_samples.extend(
+                    str(r) for r in rejections[: 20 - len(summary.rejection_samples)]
+                )
             self.reporter.advanced(task, len(chunk))
         self.reporter.finished(task)
 
     def _mapped(
         self, key: tuple[str, str], chunks: Iterator[list[SourceRecord | Rejection]]
-    ) -> Iterator[tuple[list[SourceRecord | Rejection], list[SourceRecord], list[Candidate | Rejection]]]:
+    ) -> Iterator[
+        tuple[list[SourceRecord | Rejection], list[SourceRecord], list[Candidate | Rejection]]
+    ]:
         """Map each chunk; with a map pool, the next chunk is mapped while this one is applied."""
         if self.map_pool is None:
             mapper = self.mappers[key]
@@ -154,7 +163,9 @@ class SyncEngine:
                 records = [item for item in chunk if isinstance(item, SourceRecord)]
                 yield chunk, records, [mapper.to_candidate(r) for r in records]
             return
-        pending: deque[tuple[list[SourceRecord | Rejection], list[SourceRecord], Future[Any]]] = deque()
+        pending: deque[tuple[list[SourceRecord | Rejection], list[SourceRecord], Future[Any]]] = (
+            deque()
+        )
         for chunk in chunks:
             records = [item for item in chunk if isinstance(item, SourceRecord)]
             pending.append((chunk, records, self.map_pool.submit(map_records, key, records)))

@@ -40,7 +40,9 @@ def status(store: Any) -> dict[str, Any]:
     }
 
 
-def explain(store: Any, settings: Settings, canonical_id: str, only: str | None) -> dict[str, Any] | None:
+def explain(
+    store: Any, settings: Settings, canonical_id: str, only: str | None
+) -> dict[str, Any] | None:
     with store.transaction() as tx:
         resolved = tx.resolve(canonical_id)
         golden = tx.goldens([resolved]).get(resolved)
@@ -62,7 +64,9 @@ def explain(store: Any, settings: Settings, canonical_id: str, only: str | None)
                 "field": name,
                 "value": winner.value if winner else None,
                 "source": str(winner.source) if winner and winner.source else None,
-                "changed_at": winner.changed_at.isoformat() if winner and winner.changed_at else None,
+                "changed_at": winner.changed_at.isoformat()
+                if winner and winner.changed_at
+                else None,
                 "rule": winner.rule if winner else rule.rule,
                 "rule_systems": rule.systems or survivorship.system_order,
                 "candidates": [
@@ -105,7 +109,9 @@ def render(console: Console, data: dict[str, Any]) -> None:
         if rule == "priority":
             rule += f" ({' > '.join(f['rule_systems'])})"
         value = "—" if f["value"] is None else str(f["value"])
-        console.print(f"  [bold]{f['field']}[/bold] = [green]{escape(value)}[/green]  [dim]by {rule}[/dim]")
+        console.print(
+            f"  [bold]{f['field']}[/bold] = [green]{escape(value)}[/green]  [dim]by {rule}[/dim]"
+        )
         for c in f["candidates"]:
             mark = "✓" if c["source"] == f["source"] else "·"
             gone = " (deleted)" if c["deleted"] else ""

@@ -47,20 +47,21 @@ class GoldenValue(NamedTuple):
     changed_at: datetime | None
     rule: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "v": self.value,
-            "src": str(self.source) if self.source else None,
-            "at": self.changed_at.isoformat() if self.changed_at else None,
-            "rule": self.rule,
-        }
+    def to_json(self) -> list[Any]:
+        """Stored as ``[value, "system/object/id", "changed-at ISO", rule]``: compact, as there is one
+        per field of every golden record."""
+        return [
+            self.value,
+            str(self.source) if self.source else None,
+            self.changed_at.isoformat() if self.changed_at else None,
+            self.rule,
+        ]
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GoldenValue:
-        src = data.get("src")
+    def from_json(cls, data: Sequence[Any]) -> GoldenValue:
+        value, src, at, rule = data
         source = RecordRef(*src.split("/", 2)) if src else None
-        at = data.get("at")
-        return cls(data.get("v"), source, datetime.fromisoformat(at) if at else None, data.get("rule", ""))
+        return cls(value, source, datetime.fromisoformat(at) if at else None, rule)
 
 
 @dataclass(slots=True)
@@ -108,11 +109,15 @@ class Survivorship:
     ) -> dict[str, GoldenValue]:
         live = [s for s in sources if not s.deleted]
         golden: dict[str, GoldenValue] = {}
-        if len(live) == 1:  # one source: every rule picks its values (the common case on first import)
+        if (
+            len(live) == 1
+        ):  # one source: every rule picks its values (the common case on first import)
             only = live[0]
             for name, value in only.values.items():
                 if value is not None and value != "" and name not in pinned:
-                    golden[name] = GoldenValue(value, only.ref, only.changed_at(name), self._rule(entity, name)[0])
+                    golden[name] = GoldenValue(
+                        value, only.ref, only.changed_at(name), self._rule(entity, name)[0]
+                    )
         else:
             by_field: dict[str, list[StoredSource]] = {}
             for source in live:
@@ -134,17 +139,29 @@ class Survivorship:
         elif rule == "priority":
             best = min(
                 holders,
-                key=lambda s: (ranks.get(s.ref.system, last), -s.changed_at(name).timestamp(), str(s.ref)),
+                key=lambda s: (
+                    ranks.get(s.ref.system, last),
+                    -s.changed_at(name).timestamp(),
+                    str(s.ref),
+                ),
             )
         elif rule == "latest":
             best = min(
                 holders,
-                key=lambda s: (-s.changed_at(name).timestamp(), ranks.get(s.ref.system, last), str(s.ref)),
+                key=lambda s: (
+                    -s.changed_at(name).timestamp(),
+                    ranks.get(s.ref.system, last),
+                    str(s.ref),
+                ),
             )
         elif rule == "most_complete":
             best = min(
                 holders,
-                key=lambda s: (-len(str(s.values[name])), ranks.get(s.ref.system, last), str(s.ref)),
+                key=lambda s: (
+                    -len(str(s.values[name])),
+                    ranks.get(s.ref.system, last),
+                    str(s.ref),
+                ),
             )
         else:  # most_frequent
             counts = Counter(_hashable(s.values[name]) for s in holders)
@@ -178,7 +195,9 @@ class Survivorship:
             if not differing:
                 continue
             seen = [(str(incoming.ref), value, incoming.changed_at(name).isoformat())]
-            seen += [(str(p.ref), p.values[name], p.changed_at(name).isoformat()) for p in differing]
+            seen += [
+                (str(p.ref), p.values[name], p.changed_at(name).isoformat()) for p in differing
+            ]
             winner = golden.get(name)
             found.append(
                 Conflict(
@@ -195,12 +214,19 @@ def _hashable(value: Any) -> Any:
     return repr(value) if isinstance(value, list | dict) else value
 
 
-def diff(before: Mapping[str, GoldenValue], after: Mapping[str, GoldenValue]) -> dict[str, dict[str, Any]]:
+def diff(
+    before: Mapping[str, GoldenValue], after: Mapping[str, GoldenValue]
+) -> dict[str, dict[str, Any]]:
     """Field-level changes: {field: {before, after, src, rule}} for the audit log."""
     changes: dict[str, dict[str, Any]] = {}
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
-        if old is not None and new is not None and old.value == new.value and old.source == new.source:
+        if (
+            old is not None
+            and new is not None
+            and old.value == new.value
+            and old.source == new.source
+        ):
             continue
         changes[name] = {
             "before": old.value if old else None,

@@ -117,7 +117,11 @@ def coerce_custom(kind: CustomFieldType, value: Any, region: str, tz: str) -> An
         case CustomFieldType.TEXT:
             return n.normalize_text(text)
         case CustomFieldType.INT:
-            return value if isinstance(value, int) and not isinstance(value, bool) else n.parse_int(text)
+            return (
+                value
+                if isinstance(value, int) and not isinstance(value, bool)
+                else n.parse_int(text)
+            )
         case CustomFieldType.DECIMAL:
             parsed: Decimal | None = n.parse_decimal(text)
             return str(parsed) if parsed is not None else None

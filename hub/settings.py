@@ -118,7 +118,9 @@ class Settings(Strict):
         for entity, fields in value.items():
             clash = set(fields) & set(ENTITY_MODELS[entity].field_names())
             if clash:
-                raise ValueError(f"{entity.value} custom fields shadow built-in fields: {sorted(clash)}")
+                raise ValueError(
+                    f"{entity.value} custom fields shadow built-in fields: {sorted(clash)}"
+                )
         return value
 
     def system_priority(self) -> list[str]:
@@ -151,7 +153,7 @@ class _LinedDict(dict[Any, Any]):
         self.lines = lines
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
@@ -189,7 +191,9 @@ def _resolve_reference(expr: str, base: Path) -> str:
     raise _Unresolved(f"environment variable {name} is not set")
 
 
-def _resolve(value: Any, base: Path, path: tuple[str | int, ...], problems: list[str], data: Any) -> Any:
+def _resolve(
+    value: Any, base: Path, path: tuple[str | int, ...], problems: list[str], data: Any
+) -> Any:
     if isinstance(value, dict):
         resolved = {k: _resolve(v, base, (*path, k), problems, data) for k, v in value.items()}
         return _LinedDict(resolved, value.lines) if isinstance(value, _LinedDict) else resolved
@@ -221,7 +225,9 @@ def parse_settings(text: str, source: str = "<string>", base: Path | None = None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", source) from None
+        raise ConfigError(
+            f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", source
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

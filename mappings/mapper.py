@@ -11,7 +11,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub import normalize as n
-from hub.model import ENTITY_MODELS, Candidate, CustomFieldType, EntityType, coerce_custom, to_json_value
+from hub.model import (
+    ENTITY_MODELS,
+    Candidate,
+    CustomFieldType,
+    EntityType,
+    coerce_custom,
+    to_json_value,
+)
 from hub.ports import RecordRef, Rejection, SourceRecord
 from mappings.spec import FieldMap, MappingSpec
 
@@ -29,7 +36,10 @@ class Mapper:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Transforms are closures: a worker process rebuilds the mapper from its spec.
-        return (Mapper, (self.spec, {self.spec.entity: self.custom_types}, self.region, self.timezone))
+        return (
+            Mapper,
+            (self.spec, {self.spec.entity: self.custom_types}, self.region, self.timezone),
+        )
 
     def __init__(
         self,
@@ -46,7 +56,9 @@ class Mapper:
         self.timezone = timezone
         self._print = spec.fingerprint()
         self._readers = [
-            (target, fmap, fmap.transformer().read) for target, fmap in spec.fields.items() if fmap.readable
+            (target, fmap, fmap.transformer().read)
+            for target, fmap in spec.fields.items()
+            if fmap.readable
         ]
         self._writers = [
             (target, fmap.source, fmap.transformer().write, _inverse(fmap.values))
@@ -59,7 +71,8 @@ class Mapper:
     def to_candidate(self, record: SourceRecord) -> Candidate | Rejection:
         raw = record.fields
         deleted = record.deleted or (
-            self.spec.deleted is not None and str(raw.get(self.spec.deleted) or "").strip().lower() in _TRUE
+            self.spec.deleted is not None
+            and str(raw.get(self.spec.deleted) or "").strip().lower() in _TRUE
         )
         modified_at = record.modified_at or self._modified_from(raw) or datetime.now(UTC)
         fingerprint = _fingerprint(raw, deleted, self._print)
@@ -75,7 +88,9 @@ class Mapper:
             if target.startswith("custom."):
                 name = target[7:]
                 try:
-                    typed = coerce_custom(self.custom_types[name], value, self.region, self.timezone)
+                    typed = coerce_custom(
+                        self.custom_types[name], value, self.region, self.timezone
+                    )
                 except n.InvalidValue as exc:
                     issues.append(f"{_column(fmap)} → {target}: {exc}; value ignored")
                     continue
@@ -87,7 +102,12 @@ class Mapper:
         entity = self._validate(data, origin, issues)
         if entity is None:
             return Rejection(
-                record.system, record.object, record.where, "; ".join(issues), record.external_id, raw
+                record.system,
+                record.object,
+                record.where,
+                "; ".join(issues),
+                record.external_id,
+                raw,
             )
         values = {
             k: to_json_value(v)
@@ -100,7 +120,8 @@ class Mapper:
                 record.system,
                 record.object,
                 record.where,
-                "no usable value in any mapped field" + (f" ({'; '.join(issues)})" if issues else ""),
+                "no usable value in any mapped field"
+                + (f" ({'; '.join(issues)})" if issues else ""),
                 record.external_id,
                 raw,
             )
@@ -185,7 +206,7 @@ class Mapper:
         external id of a referenced record in this system."""
         out: dict[str, Any] = {}
         for target, source, write, inverse in self._writers:
-            if target not in values or source is None or write is None:
+            if target not in values or not isinstance(source, str) or write is None:
                 continue
             value = values[target]
             if inverse is not None and value is not None:

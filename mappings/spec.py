@@ -98,7 +98,8 @@ class MappingSpec(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("fields"), dict):
             data = dict(data)
             data["fields"] = {
-                k: {"source": v} if isinstance(v, str | list) else v for k, v in data["fields"].items()
+                k: {"source": v} if isinstance(v, str | list) else v
+                for k, v in data["fields"].items()
             }
         return data
 

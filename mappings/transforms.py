@@ -68,7 +68,9 @@ _SIMPLE: dict[str, Transform] = {
     "upper": Transform("upper", _text(str.upper), _identity),
     "digits": Transform("digits", _text(lambda s: _NON_DIGITS.sub("", s)), _identity),
     "none_if_dash": Transform(
-        "none_if_dash", _text(lambda s: None if s.strip() in {"-", "--", "—", "N/A", "n/a"} else s), _identity
+        "none_if_dash",
+        _text(lambda s: None if s.strip() in {"-", "--", "—", "N/A", "n/a"} else s),
+        _identity,
     ),
 }
 

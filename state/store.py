@@ -36,7 +36,9 @@ from state.tables import (
     xref,
 )
 
-_CHUNK = 500  # bound on IN (...) lists: SQLite's variable limit and PostgreSQL's planner both like it
+_CHUNK = (
+    500  # bound on IN (...) lists: SQLite's variable limit and PostgreSQL's planner both like it
+)
 
 
 def _now() -> datetime:
@@ -116,23 +118,29 @@ class SqlTransaction:
         if self.is_postgres:
             params = [tuple(row[c] for c in columns) for row in rows]
         else:
-            converted = [i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime | bool)]
+            converted = [
+                i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime | bool)
+            ]
             params = []
             for row in rows:
                 values = [row[c] for c in columns]
                 for i in converted:
                     values[i] = _sqlite_value(values[i])
                 params.append(tuple(values))
-        self.conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+        self.conn.exec_driver_sql(sql, params)
 
     # --- source records -----------------------------------------------------------------------
 
-    def sources_by_ref(self, system: str, obj: str, external_ids: Sequence[str]) -> dict[str, StoredSource]:
+    def sources_by_ref(
+        self, system: str, obj: str, external_ids: Sequence[str]
+    ) -> dict[str, StoredSource]:
         found: dict[str, StoredSource] = {}
         t = source_records
         for part in _chunks(list(external_ids)):
             rows = self.conn.execute(
-                sa.select(t).where(t.c.system == system, t.c.object == obj, t.c.external_id.in_(part))
+                sa.select(t).where(
+                    t.c.system == system, t.c.object == obj, t.c.external_id.in_(part)
+                )
             )
             for row in rows:
                 found[row.external_id] = self._source(row)
@@ -142,7 +150,9 @@ class SqlTransaction:
         found: dict[str, list[StoredSource]] = {}
         t = source_records
         for part in _chunks(sorted(set(canonical_ids))):
-            for row in self.conn.execute(sa.select(t).where(t.c.canonical_id.in_(part)).order_by(t.c.id)):
+            for row in self.conn.execute(
+                sa.select(t).where(t.c.canonical_id.in_(part)).order_by(t.c.id)
+            ):
                 found.setdefault(row.canonical_id, []).append(self._source(row))
         return found
 
@@ -167,7 +177,9 @@ class SqlTransaction:
         if not sources:
             return
         now = _now()
-        self._bulk_insert(source_records, [self._source_row(s, now) | {"first_seen_at": now} for s in sources])
+        self._bulk_insert(
+            source_records, [self._source_row(s, now) | {"first_seen_at": now} for s in sources]
+        )
 
     def update_sources(self, sources: Sequence[StoredSource]) -> None:
         if not sources:
@@ -178,8 +190,10 @@ class SqlTransaction:
         for s in sources:
             row = self._source_row(s, now)
             row["b_system"], row["b_object"], row["b_external_id"] = (
-                row.pop("system"), row.pop("object"), row.pop("external_id"),
-            )  # fmt: skip
+                row.pop("system"),
+                row.pop("object"),
+                row.pop("external_id"),
+            )
             rows.append(row)
         self.conn.execute(
             sa.update(t).where(
@@ -237,9 +251,30 @@ class SqlTransaction:
             .where(t.c.canonical_id == canonical_id)
             .order_by(t.c.id)
         )
-        return [(RecordRef(r.system, r.object, r.external_id), r.reason, _utc(r.linked_at)) for r in rows]
+        return [
+            (RecordRef(r.system, r.object, r.external_id), r.reason, _utc(r.linked_at))
+            for r in rows
+        ]
 
-    def add_xrefs(self, links: Sequence[tuple[RecordRef, str, dict[str, Any]]], run_id: str | None) -> None:
+    def external_ids_of(
+        self, system: str, canonical_ids: Iterable[str]
+    ) -> dict[tuple[str, str], RecordRef]:
+        """(object, canonical id) → the record of ``system`` linked to it."""
+        found: dict[tuple[str, str], RecordRef] = {}
+        t = xref
+        for part in _chunks(sorted(set(canonical_ids))):
+            rows = self.conn.execute(
+                sa.select(t.c.object, t.c.external_id, t.c.canonical_id).where(
+                    t.c.system == system, t.c.canonical_id.in_(part)
+                )
+            )
+            for obj, ext, cid in rows:
+                found[(obj, cid)] = RecordRef(system, obj, ext)
+        return found
+
+    def add_xrefs(
+        self, links: Sequence[tuple[RecordRef, str, dict[str, Any]]], run_id: str | None
+    ) -> None:
         if not links:
             return
         now = _now()
@@ -317,7 +352,9 @@ class SqlTransaction:
         current = canonical_id
         while True:
             target = self.conn.execute(
-                sa.select(golden_records.c.redirect_to).where(golden_records.c.canonical_id == current)
+                sa.select(golden_records.c.redirect_to).where(
+                    golden_records.c.canonical_id == current
+                )
             ).scalar_one_or_none()
             if not target or target in seen:
                 return current
@@ -388,17 +425,21 @@ class SqlTransaction:
         t = golden_records
         last = ""
         while True:
-            ids = self.conn.execute(
-                sa.select(t.c.canonical_id)
-                .where(
-                    t.c.entity_type == entity.value,
-                    t.c.redirect_to.is_(None),
-                    t.c.deleted.is_(sa.false()),
-                    t.c.canonical_id > last,
+            ids = (
+                self.conn.execute(
+                    sa.select(t.c.canonical_id)
+                    .where(
+                        t.c.entity_type == entity.value,
+                        t.c.redirect_to.is_(None),
+                        t.c.deleted.is_(sa.false()),
+                        t.c.canonical_id > last,
+                    )
+                    .order_by(t.c.canonical_id)
+                    .limit(batch)
                 )
-                .order_by(t.c.canonical_id)
-                .limit(batch)
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if not ids:
                 return
             found = self.goldens(ids)
@@ -421,7 +462,16 @@ class SqlTransaction:
             seq += 1
             text = dumps(e.detail)
             digest = chain_hash(
-                prev, seq, e.at, e.event, e.canonical_id, e.system, e.object, e.external_id, e.run_id, text
+                prev,
+                seq,
+                e.at,
+                e.event,
+                e.canonical_id,
+                e.system,
+                e.object,
+                e.external_id,
+                e.run_id,
+                text,
             )
             rows.append(
                 {
@@ -450,7 +500,10 @@ class SqlTransaction:
     def audit_for(self, canonical_id: str, limit: int = 200) -> list[dict[str, Any]]:
         t = audit_events
         rows = self.conn.execute(
-            sa.select(t).where(t.c.canonical_id == canonical_id).order_by(t.c.seq.desc()).limit(limit)
+            sa.select(t)
+            .where(t.c.canonical_id == canonical_id)
+            .order_by(t.c.seq.desc())
+            .limit(limit)
         )
         return [
             {
@@ -487,7 +540,9 @@ class SqlTransaction:
         )
         if updated.rowcount == 0:
             self.conn.execute(
-                sa.insert(t).values(system=system, object=obj, value=value, run_id=run_id, updated_at=_now())
+                sa.insert(t).values(
+                    system=system, object=obj, value=value, run_id=run_id, updated_at=_now()
+                )
             )
 
     def add_errors(self, run_id: str, severity: str, rejections: Sequence[Rejection]) -> None:
@@ -513,7 +568,9 @@ class SqlTransaction:
 
     def bump_run(self, run_id: str, counts: dict[str, int]) -> None:
         """Add ``counts`` to the run's counters, in the same transaction as the work they count."""
-        current = self.conn.execute(sa.select(runs.c.counts).where(runs.c.id == run_id)).scalar_one()
+        current = self.conn.execute(
+            sa.select(runs.c.counts).where(runs.c.id == run_id)
+        ).scalar_one()
         merged = json.loads(current)
         for key, value in counts.items():
             merged[key] = merged.get(key, 0) + value
@@ -542,7 +599,9 @@ class SqlStore:
 
     # --- runs -------------------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, kind: str, systems: Sequence[str], trigger: str = "cli") -> None:
+    def start_run(
+        self, run_id: str, kind: str, systems: Sequence[str], trigger: str = "cli"
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 sa.insert(runs).values(
@@ -591,9 +650,13 @@ class SqlStore:
     def errors(self, run_id: str, limit: int = 1000) -> list[ErrorRow]:
         t = record_errors
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id).limit(limit))
+            rows = conn.execute(
+                sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id).limit(limit)
+            )
             return [
-                ErrorRow(r.run_id, r.severity, r.system, r.object, r.location, r.external_id, r.reason)
+                ErrorRow(
+                    r.run_id, r.severity, r.system, r.object, r.location, r.external_id, r.reason
+                )
                 for r in rows
             ]
 
@@ -627,9 +690,17 @@ class SqlStore:
                     if r.prev_hash != prev:
                         problems.append(f"event {r.seq}: does not follow the event before it")
                     digest = chain_hash(
-                        r.prev_hash, r.seq, r.at, r.event, r.canonical_id, r.system,
-                        r.object, r.external_id, r.run_id, r.detail,
-                    )  # fmt: skip
+                        r.prev_hash,
+                        r.seq,
+                        r.at,
+                        r.event,
+                        r.canonical_id,
+                        r.system,
+                        r.object,
+                        r.external_id,
+                        r.run_id,
+                        r.detail,
+                    )
                     if digest != r.hash:
                         problems.append(f"event {r.seq}: content does not match its hash (edited)")
                     prev, expected_seq = r.hash, r.seq + 1

@@ -22,7 +22,12 @@ Moment = sa.DateTime(timezone=True)
 source_records = sa.Table(
     "source_records",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("object", sa.String(128), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=False),
@@ -46,7 +51,9 @@ golden_records = sa.Table(
     metadata,
     sa.Column("canonical_id", sa.String(32), primary_key=True),
     sa.Column("entity_type", sa.String(16), nullable=False, index=True),
-    sa.Column("fields", sa.Text, nullable=False),  # {field: {v, system, object, external_id, at, rule}}
+    sa.Column(
+        "fields", sa.Text, nullable=False
+    ),  # {field: {v, system, object, external_id, at, rule}}
     sa.Column("pinned", sa.Text, nullable=False, server_default="{}"),
     sa.Column("redirect_to", sa.String(32), nullable=True, index=True),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -58,7 +65,12 @@ golden_records = sa.Table(
 xref = sa.Table(
     "xref",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("object", sa.String(128), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=False),
@@ -72,11 +84,18 @@ xref = sa.Table(
 match_keys = sa.Table(
     "match_keys",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("entity_type", sa.String(16), nullable=False),
     sa.Column("key", sa.String(300), nullable=False),
     sa.Column("canonical_id", sa.String(32), nullable=False),
-    sa.Column("source_key", sa.String(450), nullable=False, index=True),  # system/object/external id
+    sa.Column(
+        "source_key", sa.String(450), nullable=False, index=True
+    ),  # system/object/external id
     sa.Index("ix_match_keys_lookup", "entity_type", "key"),
 )
 
@@ -107,7 +126,12 @@ runs = sa.Table(
 record_errors = sa.Table(
     "record_errors",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("run_id", sa.String(32), nullable=False, index=True),
     sa.Column("severity", sa.String(16), nullable=False),  # rejected | warning
     sa.Column("system", sa.String(64), nullable=False),
@@ -121,7 +145,12 @@ record_errors = sa.Table(
 audit_events = sa.Table(
     "audit_events",
     metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("at", Moment, nullable=False),
     sa.Column("event", sa.String(32), nullable=False),
     sa.Column("run_id", sa.String(32), nullable=True, index=True),

@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from state.store import SqlStore
 from state.tables import metadata
 
-PG_ADMIN_URL = os.environ.get("HUITONG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "HUITONG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +29,9 @@ def pg_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:  # the suite needs the real server: fail loudly, never skip
+    except (
+        sa.exc.OperationalError
+    ) as exc:  # the suite needs the real server: fail loudly, never skip
         raise RuntimeError(f"PostgreSQL is required at {PG_ADMIN_URL}: {exc}") from exc
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:

@@ -47,6 +47,7 @@ class FieldDef:
     calculated: bool = False
     custom: bool = False
     nillable: bool = True
+    cascade_delete: bool = False  # deleting the referenced record deletes this one too
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -288,6 +289,7 @@ CONTACT = ObjectDef(
             createable=False,
             updateable=False,
         ),
+        # Deleting an account deletes its contacts (Object Reference: Account, "Usage") [D].
         FieldDef(
             "AccountId",
             "reference",
@@ -295,6 +297,7 @@ CONTACT = ObjectDef(
             length=18,
             reference_to=("Account",),
             relationship_name="Account",
+            cascade_delete=True,
         ),
         _text("LastName", "Last Name", 80, required=True, nillable=False),
         _text("FirstName", "First Name", 40),

@@ -75,7 +75,7 @@ class RecordStore:
                 yield row, when
 
     def matches(self, sobject: str, field: FieldDef, value: Any) -> list[str]:
-        """Live record ids whose indexed ``field`` equals ``value``."""
+        """Live record ids whose indexed ``field`` equals ``value``, oldest first."""
         bucket = self._index[(sobject, field.name)].get(index_key(field, value), set())
         rows = self._rows[sobject]
         return sorted(bucket, key=lambda rid: (rows[rid]["CreatedDate"], rid))
@@ -157,4 +157,4 @@ class RecordStore:
 
 
 def _indexed(obj: ObjectDef) -> list[FieldDef]:
-    return [f for f in obj.fields if f.external_id or f.unique]
+    return [f for f in obj.fields if f.external_id or f.unique or f.cascade_delete]

@@ -118,11 +118,11 @@ class RecordWriter:
             raise errors.type_not_writable(obj, "deleted")
         record_id = str(row["Id"])
         self.store.soft_delete(obj.name, record_id, ctx.now)
-        if obj.name == "Account":
-            # Deleting an account deletes its contacts with it (Object Reference: Account) [D].
-            for contact in list(self.store.rows("Contact")):
-                if contact.get("AccountId") == record_id:
-                    self.store.soft_delete("Contact", contact["Id"], ctx.now)
+        for child in OBJECTS.values():  # e.g. an account's contacts go with it
+            for field in child.fields:
+                if field.cascade_delete and obj.name in field.reference_to:
+                    for child_id in self.store.matches(child.name, field, record_id):
+                        self.store.soft_delete(child.name, child_id, ctx.now)
         return record_id
 
     def find_by_external_id(self, obj: ObjectDef, field: FieldDef, value: Any) -> list[str]:

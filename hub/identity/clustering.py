@@ -264,8 +264,7 @@ def dedupe(
         weight_of(config.link), weight_of(config.conflict_link), strong, must, cannot,
     )  # fmt: skip
     between = np.flatnonzero(
-        (pairs.weights >= weight_of(config.review))
-        & (labels[pairs.left] != labels[pairs.right])
+        (pairs.weights >= weight_of(config.review)) & (labels[pairs.left] != labels[pairs.right])
     )
     between = between[np.argsort(-pairs.weights[between], kind="stable")][:review_limit]
     review = [
@@ -281,7 +280,9 @@ def dedupe(
     return DedupeResult(names, labels, trained.model, pairs, stats, review, timings)
 
 
-def _pairs_of(pairs: Iterable[tuple[str, str]], position: Mapping[str, int]) -> list[tuple[int, int]]:
+def _pairs_of(
+    pairs: Iterable[tuple[str, str]], position: Mapping[str, int]
+) -> list[tuple[int, int]]:
     found = []
     for a, b in pairs:
         if a in position and b in position:

@@ -439,7 +439,9 @@ def prepare_email(text: str) -> PreparedEmail | None:
     if not address:
         return None
     local, _, domain = address.partition("@")
-    return PreparedEmail(address, local, domain, is_role_mailbox(address), n.is_free_mail_domain(domain))
+    return PreparedEmail(
+        address, local, domain, is_role_mailbox(address), n.is_free_mail_domain(domain)
+    )
 
 
 class EmailComparator:
@@ -821,7 +823,16 @@ class Comparison:
     distinct prepared values of several fields (compared all against all, best level kept).
     """
 
-    __slots__ = ("comparator", "compare", "fields", "levels", "name", "spec", "tf_adjust", "tf_levels")
+    __slots__ = (
+        "comparator",
+        "compare",
+        "fields",
+        "levels",
+        "name",
+        "spec",
+        "tf_adjust",
+        "tf_levels",
+    )
 
     def __init__(self, spec: ComparisonSpec) -> None:
         self.spec = spec

@@ -18,10 +18,26 @@ WEAK = "weak"
 
 ROLE_MAILBOXES = frozenset(
     {
-        "info", "sales", "contact", "admin", "support", "service", "hr", "office", "marketing",
-        "hello", "enquiries", "inquiry", "noreply", "no-reply", "team", "billing", "kefu", "webmaster",
+        "info",
+        "sales",
+        "contact",
+        "admin",
+        "support",
+        "service",
+        "hr",
+        "office",
+        "marketing",
+        "hello",
+        "enquiries",
+        "inquiry",
+        "noreply",
+        "no-reply",
+        "team",
+        "billing",
+        "kefu",
+        "webmaster",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +99,9 @@ def _company_key(name: Any) -> str | None:
         return None
 
 
-def conflicting(entity: EntityType, incoming: dict[str, Any], cluster: dict[str, Any]) -> str | None:
+def conflicting(
+    entity: EntityType, incoming: dict[str, Any], cluster: dict[str, Any]
+) -> str | None:
     """The strong identifier on which the two disagree, or None: such a pair needs more than a weak key."""
     if entity is EntityType.COMPANY:
         for name in ("credit_code", "tax_id"):
@@ -91,9 +109,10 @@ def conflicting(entity: EntityType, incoming: dict[str, Any], cluster: dict[str,
                 return name
         return None
     if entity is EntityType.EMPLOYEE and (
-        incoming.get("employee_no") and cluster.get("employee_no")
+        incoming.get("employee_no")
+        and cluster.get("employee_no")
         and incoming["employee_no"] != cluster["employee_no"]
-    ):  # fmt: skip
+    ):
         return "employee_no"
     mine = _personal_emails(incoming)
     theirs = _personal_emails(cluster)

@@ -127,7 +127,9 @@ def default_person_config() -> EntityMatchConfig:
             _rule("phone", ["phone_last8(mobile, phone)"], ["name(full_name)"]),
             _rule("name", ["name(full_name)"], ["place(city)"]),
             _rule("name_company", ["surname(full_name)", "company_tokens(company_name)"]),
-            _rule("address", ["postcode(postcode)", "street_number(street)"], ["surname(full_name)"]),
+            _rule(
+                "address", ["postcode(postcode)", "street_number(street)"], ["surname(full_name)"]
+            ),
         ),
         strong_keys=(
             StrongKeySpec(name="email", fields=("email", "email2"), kind="personal_email"),
@@ -874,4 +876,3 @@ class Matcher:
         if best.probability >= self.config.review:
             return "review", best
         return "new", best
-

@@ -143,7 +143,8 @@ def test_two_exports_become_one_deduplicated_set(hub: Hub) -> None:
     # 李娜 and Na Li share only a mobile (weak key) and nothing strong disagrees: linked.
     assert _golden_of(hub, "erp", "contacts", "L2") == _golden_of(hub, "crm", "contacts", "003B")
     assert _golden_of(hub, "crm", "contacts", "003C") not in {
-        _golden_of(hub, "erp", "contacts", "L1"), _golden_of(hub, "erp", "contacts", "L2")
+        _golden_of(hub, "erp", "contacts", "L1"),
+        _golden_of(hub, "erp", "contacts", "L2"),
     }
     with hub.store.transaction() as tx:
         counts = tx.count_goldens()
@@ -159,7 +160,9 @@ def test_person_is_linked_to_its_company_through_the_xref(hub: Hub) -> None:
     assert golden.fields["company_id"].value == company
 
 
-def test_bad_rows_are_rejected_with_file_and_line_and_the_rest_goes_on(hub: Hub, tmp_path: Path) -> None:
+def test_bad_rows_are_rejected_with_file_and_line_and_the_rest_goes_on(
+    hub: Hub, tmp_path: Path
+) -> None:
     summary = hub.engine().sync()
     errors = hub.store.errors(summary.run_id)
     rejected = {(e.location, e.reason) for e in errors if e.severity == "rejected"}
@@ -189,18 +192,28 @@ def test_reimporting_the_same_files_changes_nothing(hub: Hub) -> None:
 def test_changed_row_updates_golden_with_field_level_audit(hub: Hub, tmp_path: Path) -> None:
     hub.engine().sync()
     crm = tmp_path / "crm" / "contacts.csv"
-    crm.write_bytes(CRM_CSV.replace("Purchasing Manager,2026-01-03", "Head of Purchasing,2026-01-04").encode("utf-8-sig"))
+    crm.write_bytes(
+        CRM_CSV.replace("Purchasing Manager,2026-01-03", "Head of Purchasing,2026-01-04").encode(
+            "utf-8-sig"
+        )
+    )
     summary = hub.engine().sync()
     assert summary.counts["updated"] == 1
-    assert summary.counts["unchanged"] == 2  # the other two CRM rows; the ERP files are skipped by cursor
+    assert (
+        summary.counts["unchanged"] == 2
+    )  # the other two CRM rows; the ERP files are skipped by cursor
     cid = _golden_of(hub, "crm", "contacts", "003A")
     with hub.store.transaction() as tx:
         golden = tx.goldens([cid])[cid]
         history = tx.audit_for(cid)
     assert golden.fields["title"].value == "Head of Purchasing"  # latest wins for title
     change = history[0]["detail"]["changes"]["title"]
-    assert change == {"before": "Purchasing Manager", "after": "Head of Purchasing",
-                      "src": "crm/contacts/003A", "rule": "latest"}  # fmt: skip
+    assert change == {
+        "before": "Purchasing Manager",
+        "after": "Head of Purchasing",
+        "src": "crm/contacts/003A",
+        "rule": "latest",
+    }
     assert hub.store.verify_audit().ok
 
 
@@ -216,7 +229,9 @@ def test_conflicts_are_recorded_with_both_values(hub: Hub) -> None:
     assert {v[1] for v in titles[0]["values"]} == {"采购经理", "Purchasing Manager"}
 
 
-def test_crash_mid_sync_then_restart_converges(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_sync_then_restart_converges(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = make_config(tmp_path, db_url)
     reference_dir = tmp_path / "ref"
     reference_dir.mkdir()
@@ -263,7 +278,8 @@ def test_explain_names_every_candidate_and_the_rule(hub: Hub) -> None:
     assert {c["source"] for c in title["candidates"]} == {"erp/contacts/L1", "crm/contacts/003A"}
     assert title["value"] == "Purchasing Manager"
     full_name = fields["full_name"]
-    assert full_name["rule"] == "priority" and full_name["source"] == "erp/contacts/L1"
+    assert full_name["rule"] == "priority"
+    assert full_name["source"] == "erp/contacts/L1"
     reasons = {link["source"]: link["reason"] for link in data["links"]}
     assert reasons["crm/contacts/003A"]["rule"] == "deterministic"
     assert any(k.startswith("email:") for k in reasons["crm/contacts/003A"]["keys"])

@@ -59,8 +59,12 @@ def test_validation_error_names_file_line_path_and_expectation() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings(text, "my.yaml")
     problems = caught.value.problems
-    assert any("line 2" in p and "hub.batch_size" in p and "integer" in p for p in problems), problems
-    assert any("line 6" in p and "systems.crm.colour" in p and "unknown key" in p for p in problems), problems
+    assert any("line 2" in p and "hub.batch_size" in p and "integer" in p for p in problems), (
+        problems
+    )
+    assert any(
+        "line 6" in p and "systems.crm.colour" in p and "unknown key" in p for p in problems
+    ), problems
 
 
 def test_secret_value_never_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,9 @@ def src(system: str, ext: str, values: dict, at: datetime = T0, **times: datetim
     )
 
 
-def rules(default: str = "priority", systems: list[str] | None = None, **fields: str) -> Survivorship:
+def rules(
+    default: str = "priority", systems: list[str] | None = None, **fields: str
+) -> Survivorship:
     settings = SurvivorshipSettings(
         default=SurvivorshipRule(rule=default, systems=systems or []),  # type: ignore[arg-type]
         fields={k.replace("__", "."): SurvivorshipRule(rule=v) for k, v in fields.items()},  # type: ignore[arg-type]
@@ -28,7 +30,11 @@ def rules(default: str = "priority", systems: list[str] | None = None, **fields:
 
 def test_priority_follows_the_configured_order() -> None:
     s = rules(systems=["crm", "erp"])
-    golden = s.decide(EntityType.PERSON, [src("erp", "1", {"title": "经理"}), src("crm", "2", {"title": "CFO"})], {})
+    golden = s.decide(
+        EntityType.PERSON,
+        [src("erp", "1", {"title": "经理"}), src("crm", "2", {"title": "CFO"})],
+        {},
+    )
     assert golden["title"].value == "CFO"
     assert golden["title"].source == RecordRef("crm", "contacts", "2")
     assert golden["title"].rule == "priority"
@@ -36,7 +42,9 @@ def test_priority_follows_the_configured_order() -> None:
 
 def test_priority_falls_back_to_the_next_system_when_the_first_has_no_value() -> None:
     s = rules(systems=["crm", "erp"])
-    golden = s.decide(EntityType.PERSON, [src("erp", "1", {"title": "经理"}), src("crm", "2", {})], {})
+    golden = s.decide(
+        EntityType.PERSON, [src("erp", "1", {"title": "经理"}), src("crm", "2", {})], {}
+    )
     assert golden["title"].value == "经理"
 
 
@@ -52,7 +60,9 @@ def test_latest_uses_field_level_timestamps() -> None:
 def test_most_complete_prefers_the_longest_value() -> None:
     s = rules(street="most_complete")
     golden = s.decide(
-        EntityType.PERSON, [src("erp", "1", {"street": "中关村大街"}), src("crm", "2", {"street": "中关村大街27号"})], {}
+        EntityType.PERSON,
+        [src("erp", "1", {"street": "中关村大街"}), src("crm", "2", {"street": "中关村大街27号"})],
+        {},
     )
     assert golden["street"].value == "中关村大街27号"
 
@@ -61,7 +71,11 @@ def test_most_frequent_counts_agreeing_sources() -> None:
     s = rules(city="most_frequent")
     golden = s.decide(
         EntityType.PERSON,
-        [src("erp", "1", {"city": "北京"}), src("crm", "2", {"city": "上海"}), src("hubspot", "3", {"city": "上海"})],
+        [
+            src("erp", "1", {"city": "北京"}),
+            src("crm", "2", {"city": "上海"}),
+            src("hubspot", "3", {"city": "上海"}),
+        ],
         {},
     )
     assert golden["city"].value == "上海"
@@ -84,8 +98,14 @@ def test_deleted_sources_do_not_vote() -> None:
 
 def test_decision_does_not_depend_on_read_order() -> None:
     s = rules("latest")
-    a, b = src("erp", "1", {"title": "A"}), src("crm", "2", {"title": "B"})  # same timestamp: priority breaks it
-    assert s.decide(EntityType.PERSON, [a, b], {})["title"].value == s.decide(EntityType.PERSON, [b, a], {})["title"].value
+    a, b = (
+        src("erp", "1", {"title": "A"}),
+        src("crm", "2", {"title": "B"}),
+    )  # same timestamp: priority breaks it
+    assert (
+        s.decide(EntityType.PERSON, [a, b], {})["title"].value
+        == s.decide(EntityType.PERSON, [b, a], {})["title"].value
+    )
 
 
 def test_conflict_recorded_when_two_sources_disagree_on_a_changed_field() -> None:

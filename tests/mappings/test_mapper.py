@@ -39,8 +39,17 @@ def _spec(tmp_path: Path, text: str = SPEC):
 
 
 def _record(**fields: str | None) -> SourceRecord:
-    base = {"姓名": "张伟", "手机": "138 0013 8000", "邮箱": " Zhang.Wei@Example.COM ", "职务": "GM",
-            "区": "海淀区", "街道": "中关村大街1号", "等级": "3", "客户编码": "C001", "更新时间": "2026-01-05 09:30:00"}  # fmt: skip
+    base = {
+        "姓名": "张伟",
+        "手机": "138 0013 8000",
+        "邮箱": " Zhang.Wei@Example.COM ",
+        "职务": "GM",
+        "区": "海淀区",
+        "街道": "中关村大街1号",
+        "等级": "3",
+        "客户编码": "C001",
+        "更新时间": "2026-01-05 09:30:00",
+    }
     base.update(fields)
     return SourceRecord("erp", "contacts", "L1", base, location="联系人.csv:2")
 
@@ -56,7 +65,8 @@ def test_record_becomes_a_normalised_candidate(tmp_path: Path) -> None:
     assert c.values["country"] == "CN"
     assert c.values["street"] == "海淀区中关村大街1号"
     assert c.values["custom.level"] == 3
-    assert c.values["last_name"] == "张" and c.values["first_name"] == "伟"
+    assert c.values["last_name"] == "张"
+    assert c.values["first_name"] == "伟"
     assert c.refs == {"company_id": RecordRef("erp", "customers", "C001")}
     assert c.modified_at == datetime(2026, 1, 5, 1, 30, tzinfo=UTC)  # Beijing time → UTC
 
@@ -84,27 +94,37 @@ def test_same_input_same_fingerprint_and_changed_input_new_fingerprint(tmp_path:
     mapper = Mapper(_spec(tmp_path), CUSTOM, "CN")
     a, b = mapper.to_candidate(_record()), mapper.to_candidate(_record())
     c = mapper.to_candidate(_record(职务="CFO"))
-    assert isinstance(a, Candidate) and isinstance(b, Candidate) and isinstance(c, Candidate)
+    assert isinstance(a, Candidate)
+    assert isinstance(b, Candidate)
+    assert isinstance(c, Candidate)
     assert a.fingerprint == b.fingerprint != c.fingerprint
 
 
 def test_deleted_flag_from_a_column(tmp_path: Path) -> None:
     mapper = Mapper(_spec(tmp_path), CUSTOM, "CN")
     c = mapper.to_candidate(_record(停用="是"))
-    assert isinstance(c, Candidate) and c.deleted
+    assert isinstance(c, Candidate)
+    assert c.deleted
 
 
 def test_reverse_direction_uses_the_same_spec(tmp_path: Path) -> None:
     mapper = Mapper(_spec(tmp_path), CUSTOM, "CN")
     out = mapper.to_system(
-        {"full_name": "张伟", "email": "zhang.wei@example.com", "title": "总经理", "country": "CN",
-         "street": "x", "company_id": "cmp_1"},
+        {
+            "full_name": "张伟",
+            "email": "zhang.wei@example.com",
+            "title": "总经理",
+            "country": "CN",
+            "street": "x",
+            "company_id": "cmp_1",
+        },
         resolve_ref=lambda obj, cid: "C001" if (obj, cid) == ("customers", "cmp_1") else None,
-    )  # fmt: skip
+    )
     assert out["姓名"] == "张伟"
     assert out["职务"] == "GM"  # the value map is inverted
     assert out["客户编码"] == "C001"
-    assert "区" not in out and "街道" not in out  # joined fields are read-only
+    assert "区" not in out
+    assert "街道" not in out
     assert "country" not in out.values()
 
 
@@ -113,12 +133,17 @@ def test_reverse_direction_uses_the_same_spec(tmp_path: Path) -> None:
     [
         (SPEC.replace("title:", "titel:"), "fields.titel: Person has no field 'titel'"),
         (SPEC.replace("custom.level", "custom.vip"), "custom field 'vip' is not declared"),
-        (SPEC.replace("mobile: {source: 手机}", "mobile: {source: 手机, transform: shout}"), "unknown transform 'shout'"),
+        (
+            SPEC.replace("mobile: {source: 手机}", "mobile: {source: 手机, transform: shout}"),
+            "unknown transform 'shout'",
+        ),
         (SPEC.replace("entity: Person", "entity: Customer"), "entity"),
         (SPEC.replace("country: {const: CN}", "country: {}"), "exactly one of 'source' or 'const'"),
     ],
 )
-def test_bad_spec_is_a_config_error_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
+def test_bad_spec_is_a_config_error_naming_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         _spec(tmp_path, text)
     assert expected in str(caught.value)

@@ -13,11 +13,17 @@ def _append(store: SqlStore, n: int) -> None:
     with store.transaction() as tx:
         tx.append_audit(
             [
-                AuditEvent("golden.updated", {"changes": {"email": {"before": None, "after": f"a{i}@x.cn"}}},
-                           canonical_id=f"per_{i:026d}", system="crm", object="contacts", external_id=str(i))
+                AuditEvent(
+                    "golden.updated",
+                    {"changes": {"email": {"before": None, "after": f"a{i}@x.cn"}}},
+                    canonical_id=f"per_{i:026d}",
+                    system="crm",
+                    object="contacts",
+                    external_id=str(i),
+                )
                 for i in range(n)
             ]
-        )  # fmt: skip
+        )
 
 
 def test_intact_chain_verifies(store: SqlStore) -> None:
@@ -31,7 +37,9 @@ def test_intact_chain_verifies(store: SqlStore) -> None:
 def test_edited_detail_is_detected(store: SqlStore) -> None:
     _append(store, 5)
     with store.engine.begin() as conn:
-        conn.execute(sa.update(audit_events).where(audit_events.c.seq == 3).values(detail='{"changes":{}}'))
+        conn.execute(
+            sa.update(audit_events).where(audit_events.c.seq == 3).values(detail='{"changes":{}}')
+        )
     report = store.verify_audit()
     assert not report.ok
     assert any("event 3" in p and "edited" in p for p in report.problems)
@@ -62,10 +70,22 @@ def test_rehashed_edit_still_breaks_the_next_link(store: SqlStore) -> None:
     _append(store, 4)
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(audit_events).where(audit_events.c.seq == 2)).one()
-        forged = chain_hash(row.prev_hash, row.seq, row.at, row.event, row.canonical_id, row.system,
-                            row.object, row.external_id, row.run_id, '{"forged":true}')  # fmt: skip
+        forged = chain_hash(
+            row.prev_hash,
+            row.seq,
+            row.at,
+            row.event,
+            row.canonical_id,
+            row.system,
+            row.object,
+            row.external_id,
+            row.run_id,
+            '{"forged":true}',
+        )
         conn.execute(
-            sa.update(audit_events).where(audit_events.c.seq == 2).values(detail='{"forged":true}', hash=forged)
+            sa.update(audit_events)
+            .where(audit_events.c.seq == 2)
+            .values(detail='{"forged":true}', hash=forged)
         )
     report = store.verify_audit()
     assert not report.ok
@@ -77,6 +97,8 @@ def test_head_moves_with_every_append(store: SqlStore) -> None:
     _append(store, 2)
     with store.engine.connect() as conn:
         head = conn.execute(sa.select(audit_head)).one()
-        last = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq.desc()).limit(1)).one()
+        last = conn.execute(
+            sa.select(audit_events).order_by(audit_events.c.seq.desc()).limit(1)
+        ).one()
     assert head.seq == 4
     assert head.hash == last.hash
