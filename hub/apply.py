@@ -19,6 +19,7 @@ from hub.identity.keys import MatchKey, keys_for
 from hub.identity.linker import decide
 from hub.ids import new_canonical_id
 from hub.model import ENTITY_MODELS, Candidate
+from hub.outbox import WritePlanner, fingerprint
 from hub.ports import RecordRef, Rejection, StoreTransaction
 
 
@@ -40,9 +41,12 @@ def _latest_per_ref(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 class Applier:
-    def __init__(self, survivorship: Survivorship, run_id: str | None) -> None:
+    def __init__(
+        self, survivorship: Survivorship, run_id: str | None, planner: WritePlanner | None = None
+    ) -> None:
         self.survivorship = survivorship
         self.run_id = run_id
+        self.planner = planner
 
     def apply(self, tx: StoreTransaction, candidates: Sequence[Candidate]) -> ApplyResult:
         result = ApplyResult()
@@ -81,11 +85,16 @@ class Applier:
             for k in keys_of.get(c.ref.external_id, [])
         }
         db_clusters = tx.clusters_for_keys(entity, wanted) if wanted else {}
-        cluster_ids = {s.canonical_id for s in existing.values()}
+        # Records the hub itself created in this system are in the xref before their first read.
+        unseen = [c.ref.external_id for c in todo if c.ref.external_id not in existing]
+        written_here = tx.xref_refs(system, obj, unseen) if unseen and self.planner else {}
+        cluster_ids = {s.canonical_id for s in existing.values()} | set(written_here.values())
         cluster_ids.update(cid for cids in db_clusters.values() for cid in cids)
         sources = tx.sources_of(cluster_ids)
         goldens = tx.goldens(cluster_ids)
         overlay: dict[str, set[str]] = {}
+        echo_fields = self.planner.written_fields(system, obj) if self.planner else None
+        last_written = tx.system_writes(system, obj, cluster_ids) if echo_fields is not None else {}
 
         new_sources: list[StoredSource] = []
         changed_sources: list[StoredSource] = []
@@ -122,6 +131,9 @@ class Applier:
             link_reason: dict[str, Any] | None = None
             if held is not None:
                 cid = held.canonical_id
+            elif c.ref.external_id in written_here:
+                cid = written_here[c.ref.external_id]
+                link_reason = {"rule": "written", "detail": "created in this system by the hub"}
             else:
                 keys = keys_of.get(c.ref.external_id, [])
                 merged = {
@@ -138,12 +150,25 @@ class Applier:
                     result.counts["linked"] += 1
                 link_reason = decision.reason
                 links.append((c.ref, cid, decision.reason))
+            times = _field_times(c, values, held)
+            echo = (
+                echo_fields is not None
+                and not c.deleted
+                and last_written.get(cid) == fingerprint(values, echo_fields)
+            )
+            if echo:
+                # The hub's own write reported back: its values keep the time of the change that
+                # caused the write, so an echo never counts as a newer change anywhere.
+                for name, value in values.items():
+                    gv = goldens[cid].fields.get(name)
+                    if gv is not None and gv.value == value and gv.changed_at is not None:
+                        times[name] = gv.changed_at
             source = StoredSource(
                 ref=c.ref,
                 entity_type=entity,
                 canonical_id=cid,
                 values=values,
-                field_times=_field_times(c, values, held),
+                field_times=times,
                 modified_at=c.modified_at,
                 fingerprint=c.fingerprint,
                 deleted=c.deleted,
@@ -160,7 +185,9 @@ class Applier:
             golden.fields = self.survivorship.decide(entity, cluster, golden.pinned)
             golden.deleted = all(s.deleted for s in cluster)
             changes = diff(before, golden.fields)
-            conflicts = self.survivorship.conflicts(entity, source, held, cluster, golden.fields)
+            conflicts = (
+                [] if echo else self.survivorship.conflicts(entity, source, held, cluster, golden.fields)
+            )
             if changes or cid in new_goldens:
                 golden.version += 1
                 if cid not in new_goldens:
@@ -190,6 +217,9 @@ class Applier:
             ):
                 result.counts["created"] += 1
                 kind = "golden.created"
+            elif echo and not changes:
+                result.counts["echoes"] += 1
+                kind = "source.echo"
             else:
                 result.counts["updated" if changes else "absorbed"] += 1
                 kind = "golden.updated" if changes else "source.updated"
@@ -222,6 +252,11 @@ class Applier:
         tx.add_xrefs(links, self.run_id)
         tx.save_goldens(list(new_goldens.values()), list(changed_goldens.values()))
         tx.append_audit(events)
+        if self.planner:
+            # Every touched golden record, changed or not: a newly linked source may hold values
+            # that differ from the golden ones, and its system must then be told.
+            touched = [goldens[cid] for cid in result.touched]
+            result.counts["writes_queued"] += self.planner.plan(tx, touched, sources, self.run_id)
         result.counts["applied"] += len(todo)
         return result
 

@@ -19,7 +19,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from hub.dispatcher import Dispatcher
 from hub.engine import SyncEngine, init_map_worker
+from hub.outbox import WritePlanner, WriteTarget
 from hub.errors import ConfigError
 from hub.ports import Connector, Reporter
 from hub.settings import Settings, load_settings
@@ -59,8 +61,19 @@ class Hub:
                 initargs=(self.mappers,),
             )
         return SyncEngine(
-            self.settings, self.store, self.connectors, self.mappers, reporter, self.map_pool
+            self.settings, self.store, self.connectors, self.mappers, reporter, self.map_pool, self.planner()
         )
+
+    def planner(self) -> WritePlanner:
+        targets = [
+            WriteTarget(system, obj, mapper.spec.entity, mapper)
+            for (system, obj), mapper in self.mappers.items()
+            if self.settings.systems[system].objects[obj].direction in ("write", "both")
+        ]
+        return WritePlanner(targets)
+
+    def dispatcher(self, **kwargs: Any) -> Dispatcher:
+        return Dispatcher(self.store, self.connectors, **kwargs)
 
     def close(self) -> None:
         if self.map_pool is not None:

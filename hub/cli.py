@@ -51,8 +51,12 @@ runs_app = typer.Typer(
     help="Sync runs: list them, or show one with its errors.", invoke_without_command=True
 )
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters: writes that failed for good. List, show, replay, discard.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 app.add_typer(audit_app, name="audit")
+app.add_typer(dlq_app, name="dlq")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -160,26 +164,29 @@ def check(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fal
 @app.command()
 def sync(
     config: ConfigOption = Path("huitong.yaml"),
-    system: Annotated[
-        list[str] | None, typer.Option("--system", "-s", help="Only these systems.")
-    ] = None,
-    full: Annotated[
-        bool, typer.Option("--full", help="Read everything, ignoring cursors.")
-    ] = False,
+    system: Annotated[list[str] | None, typer.Option("--system", "-s", help="Only these systems.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Read everything, ignoring cursors.")] = False,
+    dispatch: Annotated[
+        bool, typer.Option("--dispatch/--no-dispatch", help="Send queued writes after reading.")
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Read every configured system (incrementally by default) into the golden records."""
+    """Read every configured system (incrementally by default) into the golden records, then send
+    the writes the changes queued to the systems that take them."""
     from hub.bootstrap import open_hub
 
     with _config_errors():
         hub = open_hub(config)
         unknown = [s for s in system or [] if s not in hub.settings.systems]
         if unknown:
-            raise ConfigError(
-                f"--system {', '.join(unknown)}: not in the configuration", str(config)
-            )
+            raise ConfigError(f"--system {', '.join(unknown)}: not in the configuration", str(config))
     with progress_bar(err) as progress:
         summary = hub.engine(RichReporter(progress)).sync(system, full=full)
+    sent = hub.dispatcher().dispatch() if dispatch else None
+    writes = dict(sent.counts) if sent else {}
+    if sent is not None and sent.failures:
+        summary.failures.update({f"{s} (writes)": m for s, m in sent.failures.items()})
+        summary.status = "partial" if summary.status == "succeeded" else summary.status
     goldens = _golden_counts(hub)
     hub.close()
     if as_json:
@@ -188,6 +195,7 @@ def sync(
                 "run_id": summary.run_id,
                 "status": summary.status,
                 "counts": dict(summary.counts),
+                "writes": writes,
                 "failures": summary.failures,
                 "golden_records": goldens,
                 "seconds": round(summary.seconds, 3),
@@ -195,6 +203,10 @@ def sync(
         )
     else:
         _print_summary(summary, goldens)
+        if writes:
+            out.print("writes sent: " + ", ".join(f"{k} {v:,}" for k, v in sorted(writes.items())))
+        if writes.get("dead"):
+            out.print("[red]some writes failed for good[/red]: see `huitong dlq list`")
     raise typer.Exit(_exit_for(summary.status))
 
 
@@ -459,6 +471,99 @@ def demo(
         f"\nmore: huitong runs show -c {config} {summary.run_id}   (every rejected row, with file and line)"
     )
     raise typer.Exit(EXIT_OK if summary.status in ("succeeded", "partial") else EXIT_FAILED)
+
+
+def _dlq_store(config: Path) -> Any:
+    from hub.bootstrap import open_store
+
+    with _config_errors():
+        _, store = open_store(config)
+    return store
+
+
+@dlq_app.command("list")
+def dlq_list(
+    config: ConfigOption = Path("huitong.yaml"),
+    system: Annotated[str | None, typer.Option("--system", "-s")] = None,
+    limit: int = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Dead letters, oldest first, with the error each one ended with."""
+    store = _dlq_store(config)
+    with store.transaction() as tx:
+        items = tx.outbox_items("dead", limit, system)
+    store.close()
+    if as_json:
+        _print_json([dataclasses.asdict(i) for i in items])
+        return
+    if not items:
+        out.print("no dead letters")
+        return
+    table = Table("id", "system/object", "record", "op", "attempts", "error")
+    for i in items:
+        table.add_row(
+            str(i.id),
+            f"{i.system}/{i.object}",
+            i.external_id or i.canonical_id,
+            i.op,
+            str(i.attempts),
+            (i.last_error or "")[:160],
+        )
+    out.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(item_id: int, config: ConfigOption = Path("huitong.yaml")) -> None:
+    """One dead letter: the write it carried and why it failed."""
+    store = _dlq_store(config)
+    with store.transaction() as tx:
+        item = tx.outbox_item(item_id)
+    store.close()
+    if item is None:
+        err.print(f"no outbox item {item_id}")
+        raise typer.Exit(EXIT_NOT_FOUND)
+    _print_json(dataclasses.asdict(item))
+
+
+def _dlq_act(config: Path, item_ids: list[int], action: str) -> None:
+    from hub.audit import AuditEvent
+
+    store = _dlq_store(config)
+    done, missing = [], []
+    with store.transaction() as tx:
+        for item_id in item_ids:
+            item = tx.outbox_item(item_id)
+            ok = item is not None and (tx.requeue(item_id) if action == "replay" else tx.discard(item_id))
+            (done if ok else missing).append(item_id)
+            if ok and item is not None:
+                event = AuditEvent(
+                    f"dlq.{action}",
+                    {"outbox_id": item_id, "error": item.last_error},
+                    item.canonical_id,
+                    item.system,
+                    item.object,
+                    item.external_id,
+                )
+                tx.append_audit([event])
+    store.close()
+    if done:
+        later = " (sent by the next sync or worker)" if action == "replay" else ""
+        out.print(f"{action}: {', '.join(map(str, done))}{later}")
+    if missing:
+        err.print(f"not dead letters: {', '.join(map(str, missing))}")
+        raise typer.Exit(EXIT_NOT_FOUND)
+
+
+@dlq_app.command("replay")
+def dlq_replay(item_ids: list[int], config: ConfigOption = Path("huitong.yaml")) -> None:
+    """Put dead letters back in the queue (attempts reset); audited."""
+    _dlq_act(config, item_ids, "replay")
+
+
+@dlq_app.command("discard")
+def dlq_discard(item_ids: list[int], config: ConfigOption = Path("huitong.yaml")) -> None:
+    """Give up on dead letters for good; audited, and kept for the record."""
+    _dlq_act(config, item_ids, "discard")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from hub.apply import Applier
 from hub.errors import HuitongError
 from hub.golden import Survivorship
+from hub.outbox import WritePlanner
 from hub.ids import new_run_id
 from hub.model import Candidate
 from hub.ports import Connector, NullReporter, Rejection, Reporter, SourceRecord, StoreTransaction
@@ -66,6 +67,7 @@ class SyncEngine:
         mappers: Mapping[tuple[str, str], RecordMapper],
         reporter: Reporter | None = None,
         map_pool: Executor | None = None,
+        planner: WritePlanner | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -76,6 +78,7 @@ class SyncEngine:
         # Mapping (parsing and normalising every value) is pure CPU work: a process pool runs it on
         # another core while this process matches and writes the previous chunk.
         self.map_pool = map_pool
+        self.planner = planner
 
     def readable_objects(self, system: str) -> list[str]:
         objects = self.settings.systems[system].objects
@@ -92,7 +95,7 @@ class SyncEngine:
         kind = "full" if full else "incremental"
         self.store.start_run(run_id, kind, chosen, trigger)
         summary = RunSummary(run_id, "running")
-        applier = Applier(self.survivorship, run_id)
+        applier = Applier(self.survivorship, run_id, self.planner)
         for system in chosen:
             try:
                 for obj in self.readable_objects(system):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hub.golden import GoldenRecord, StoredSource
     from hub.identity.keys import MatchKey
     from hub.model import EntityType
+    from hub.outbox import PlannedWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,16 @@ class StoreTransaction(Protocol):
     def add_xrefs(
         self, links: Sequence[tuple[RecordRef, str, dict[str, Any]]], run_id: str | None
     ) -> None: ...
+
+    def xref_refs(self, system: str, obj: str, external_ids: Iterable[str]) -> dict[str, str]: ...
+
+    def external_ids_of(
+        self, system: str, canonical_ids: Iterable[str]
+    ) -> dict[tuple[str, str], RecordRef]: ...
+
+    def system_writes(self, system: str, obj: str, canonical_ids: Iterable[str]) -> dict[str, str]: ...
+
+    def enqueue_writes(self, writes: Sequence[PlannedWrite], run_id: str | None) -> None: ...
 
     def clusters_for_keys(self, entity: EntityType, keys: Iterable[str]) -> dict[str, set[str]]: ...
 

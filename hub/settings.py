@@ -9,6 +9,7 @@ value is never part of a message (``SecretStr`` everywhere, references resolved 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.errors import ConfigError
 from hub.model import ENTITY_MODELS, CustomFieldType, EntityType
@@ -55,11 +64,105 @@ class ObjectSettings(Strict):
     direction: Literal["read", "write", "both"] = "read"
 
 
+WebhookScheme = Literal[
+    "hubspot_v3",
+    "salesforce_outbound",
+    "salesforce_cdc_hmac",
+    "hmac_sha256",
+    "dingtalk",
+    "wecom",
+    "feishu",
+]
+
+def _check_base_url(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
+        raise ValueError("an http(s) URL without query, such as https://hub.example.com")
+    return value.rstrip("/") if value else value
+
+
+# What each scheme cannot work without (the rest is optional); checked when the file is loaded.
+_WEBHOOK_REQUIRED: dict[str, tuple[str, ...]] = {
+    "hubspot_v3": ("secret",),  # the app's client secret
+    "salesforce_outbound": ("organization_id",),  # outbound messages are not signed
+    "salesforce_cdc_hmac": ("secret",),  # the relay's HMAC key
+    "hmac_sha256": ("secret",),
+    "dingtalk": ("secret", "aes_key", "receive_id"),  # token, EncodingAESKey, corpId/appKey
+    "wecom": ("secret", "aes_key", "receive_id"),  # token, EncodingAESKey, corpid
+    "feishu": (),  # an Encrypt Key (secret) or a verification token, checked below
+}
+
+
+class WebhookSettings(Strict):
+    """How one system calls the hub back: the signature scheme and its keys.
+
+    ``secret`` is the scheme's key (HubSpot client secret, HMAC key, DingTalk/WeCom callback token,
+    Feishu Encrypt Key). ``public_base_url`` is the address the sender was given, up to the path the
+    hub sees (``https://hub.example.com``, or ``https://example.com/huitong`` behind a proxy that
+    strips ``/huitong``): HubSpot signs the full URL it called, which the hub cannot see behind a
+    proxy. ``allowed_networks`` restricts callers by address (CIDR), for senders that sign nothing.
+    """
+
+    scheme: WebhookScheme
+    secret: SecretStr | None = None
+    path: str | None = Field(default=None, description="default /webhooks/<system>")
+    public_base_url: str | None = None
+    max_body_bytes: int = Field(default=1_048_576, gt=0, le=64 * 1_048_576)
+    timestamp_tolerance_seconds: int = Field(default=300, gt=0, le=86_400)
+    organization_id: str | None = None
+    aes_key: SecretStr | None = None
+    receive_id: str | None = None
+    verification_token: SecretStr | None = None
+    allowed_networks: list[str] = []
+
+    @field_validator("path")
+    @classmethod
+    def _path_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value):
+            raise ValueError("an absolute URL path such as /webhooks/crm")
+        if value in ("/healthz", "/readyz", "/metrics"):
+            raise ValueError(f"{value} is the server's own endpoint")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url_shape(cls, value: str | None) -> str | None:
+        return _check_base_url(value)
+
+    @field_validator("secret", "aes_key", "verification_token", mode="before")
+    @classmethod
+    def _secret_as_text(cls, value: Any) -> Any:
+        # YAML reads an all-digit token as a number; taken as text it never reaches an error
+        # message (messages echo short scalars).
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP network such as 13.108.0.0/14") from None
+        return value
+
+    @model_validator(mode="after")
+    def _scheme_needs(self) -> WebhookSettings:
+        missing = [name for name in _WEBHOOK_REQUIRED[self.scheme] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"scheme {self.scheme} needs {', '.join(missing)}")
+        if self.scheme == "feishu" and self.secret is None and self.verification_token is None:
+            raise ValueError("scheme feishu needs secret (the Encrypt Key) or verification_token")
+        if self.organization_id is not None and len(self.organization_id) not in (15, 18):
+            raise ValueError("organization_id is a 15- or 18-character Salesforce id (00D...)")
+        return self
+
+
 class SystemSettings(Strict):
     kind: str
     options: dict[str, Any] = {}
     secrets: dict[str, SecretStr] = {}
     objects: dict[str, ObjectSettings] = {}
+    webhook: WebhookSettings | None = None
 
 
 class ScheduleSettings(Strict):
@@ -94,8 +197,22 @@ class HubSettings(Strict):
         return value.upper()
 
 
+class ServerSettings(Strict):
+    """``huitong serve``: where the webhook receiver (and /healthz, /readyz, /metrics) listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65_535)
+    public_base_url: str | None = Field(default=None, description="default for every webhook")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url_shape(cls, value: str | None) -> str | None:
+        return _check_base_url(value)
+
+
 class Settings(Strict):
     hub: HubSettings = HubSettings()
+    server: ServerSettings = ServerSettings()
     systems: dict[str, SystemSettings] = {}
     survivorship: SurvivorshipSettings = SurvivorshipSettings()
     match: MatchSettings = MatchSettings()

@@ -219,6 +219,10 @@ class Mapper:
                     out[rmap.source] = resolve_ref(rmap.object, str(canonical))
         return out
 
+    def written_fields(self) -> list[str]:
+        """The canonical fields a write to this object carries (what an echo is compared on)."""
+        return [target for target, *_ in self._writers] + list(self.spec.refs)
+
     def system_columns(self) -> list[str]:
         columns = [str(source) for _, source, _, _ in self._writers]
         columns += [rmap.source for rmap in self.spec.refs.values()]

@@ -24,6 +24,7 @@ from hub.identity.keys import MatchKey
 from hub.model import EntityType
 from hub.ports import RecordRef, Rejection
 from state import db
+from state.outbox_store import OutboxOps
 from state.tables import (
     audit_events,
     audit_head,
@@ -97,7 +98,7 @@ class ErrorRow:
     reason: str
 
 
-class SqlTransaction:
+class SqlTransaction(OutboxOps):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"

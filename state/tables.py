@@ -172,3 +172,45 @@ audit_head = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# --- writes to systems ------------------------------------------------------------------------
+
+# The outbox: one row per pending write, added in the same transaction as the golden-record change
+# that causes it. A pending row for the same record is updated in place (the newest state wins);
+# a claimed row carries a lease, so a dispatcher that dies mid-batch leaves rows others retake.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("system", sa.String(64), nullable=False),
+    sa.Column("object", sa.String(128), nullable=False),
+    sa.Column("canonical_id", sa.String(32), nullable=False),
+    sa.Column("op", sa.String(8), nullable=False),  # upsert | delete
+    sa.Column("payload", sa.Text, nullable=False),  # the system's fields (JSON)
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=True),
+    sa.Column("status", sa.String(12), nullable=False),  # pending | inflight | done | dead | discarded
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Moment, nullable=False),
+    sa.Column("lease_until", Moment, nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("updated_at", Moment, nullable=False),
+    sa.Index("ix_outbox_due", "status", "system", "next_attempt_at"),
+    sa.Index("ix_outbox_record", "system", "object", "canonical_id", "status"),
+)
+
+# What the hub last wrote to each record of each system, as a fingerprint of the canonical values
+# it carried: a write that would change nothing is skipped, and the same values read back are an echo.
+system_writes = sa.Table(
+    "system_writes",
+    metadata,
+    sa.Column("system", sa.String(64), primary_key=True),
+    sa.Column("object", sa.String(128), primary_key=True),
+    sa.Column("canonical_id", sa.String(32), primary_key=True),
+    sa.Column("external_id", sa.String(255), nullable=True),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("written_at", Moment, nullable=False),
+)

@@ -25,12 +25,12 @@ import numpy.typing as npt
 from hub.identity.keys import is_role_mailbox
 from hub.identity.scorer import (
     EntityMatchConfig,
-    ScorerModel,
     ScoredPairs,
+    ScorerModel,
     StrongKeySpec,
+    Trainer,
     prepare_batch,
     probability,
-    train,
     weight_of,
 )
 
@@ -45,28 +45,43 @@ class Constraints:
     cannot_link: Sequence[tuple[str, str]] = ()
 
 
+Keyed = dict[int, frozenset[int]]  # scope → values (hashes)
+
+
 class StrongKeys:
-    """Each record's strong-key values per spec, as hashes in flat arrays (compact at 1M records)."""
+    """Each record's strong-key values per spec, as hashes in flat arrays (compact at 1M records).
+
+    A value has a scope: the whole key for ``value`` kinds (one birth date, one credit code), the
+    domain for personal emails, so two addresses at one company domain conflict (two colleagues)
+    while a work address and a private one do not (one person's two mailboxes)."""
 
     def __init__(self, specs: Sequence[StrongKeySpec]) -> None:
         self.specs = list(specs)
         self.offsets = [array("q", [0]) for _ in self.specs]
+        self.scopes = [array("q") for _ in self.specs]
         self.values = [array("q") for _ in self.specs]
 
     def add(self, _index: int, record: Mapping[str, Any]) -> None:
         for s, spec in enumerate(self.specs):
-            found = strong_values(spec, record)
-            self.values[s].extend(hash(v) for v in found)
+            for scope, value in strong_values(spec, record):
+                self.scopes[s].append(hash(scope))
+                self.values[s].append(hash(value))
             self.offsets[s].append(len(self.values[s]))
 
-    def of(self, spec: int, index: int) -> frozenset[int]:
+    def of(self, spec: int, index: int) -> Keyed:
         offsets = self.offsets[spec]
         start, stop = offsets[index], offsets[index + 1]
-        return frozenset(self.values[spec][start:stop]) if stop > start else frozenset()
+        if stop == start:
+            return {}
+        keyed: dict[int, set[int]] = {}
+        for scope, value in zip(self.scopes[spec][start:stop], self.values[spec][start:stop]):
+            keyed.setdefault(scope, set()).add(value)
+        return {scope: frozenset(values) for scope, values in keyed.items()}
 
 
-def strong_values(spec: StrongKeySpec, record: Mapping[str, Any]) -> set[str]:
-    found: set[str] = set()
+def strong_values(spec: StrongKeySpec, record: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(scope, value) pairs of one record for one strong key."""
+    found: set[tuple[str, str]] = set()
     for name in spec.fields:
         value = record.get(name)
         if value is None:
@@ -74,10 +89,38 @@ def strong_values(spec: StrongKeySpec, record: Mapping[str, Any]) -> set[str]:
         text = str(value).strip().casefold()
         if not text:
             continue
-        if spec.kind == "personal_email" and is_role_mailbox(text):
-            continue
-        found.add(text)
+        if spec.kind == "personal_email":
+            if is_role_mailbox(text):
+                continue
+            found.add((text.rpartition("@")[2], text))
+        else:
+            found.add(("", text))
     return found
+
+
+def conflicting_keys(mine: Keyed, theirs: Keyed) -> bool:
+    """Both hold values in one scope and share none of them."""
+    if not mine or not theirs:
+        return False
+    if len(mine) > len(theirs):
+        mine, theirs = theirs, mine
+    for scope, values in mine.items():
+        other = theirs.get(scope)
+        if other is not None and values.isdisjoint(other):
+            return True
+    return False
+
+
+def merged_keys(mine: Keyed, theirs: Keyed) -> Keyed:
+    if not mine:
+        return theirs
+    if not theirs:
+        return mine
+    out = dict(mine)
+    for scope, values in theirs.items():
+        held = out.get(scope)
+        out[scope] = values if held is None else held | values
+    return out
 
 
 @dataclass
@@ -96,7 +139,7 @@ class _Clusters:
     def __init__(self, n: int, strong: StrongKeys) -> None:
         self.parent = list(range(n))
         self.strong = strong
-        self.keys: dict[int, list[frozenset[int]]] = {}
+        self.keys: dict[int, list[Keyed]] = {}
         self.cannot: dict[int, set[int]] = {}
 
     def find(self, x: int) -> int:
@@ -108,17 +151,17 @@ class _Clusters:
             parent[x], x = root, parent[x]
         return root
 
-    def keys_of(self, root: int) -> list[frozenset[int]]:
+    def keys_of(self, root: int) -> list[Keyed]:
         held = self.keys.get(root)
         if held is None:
             held = [self.strong.of(s, root) for s in range(len(self.strong.specs))]
         return held
 
     def conflicting(self, a: int, b: int) -> bool:
-        for mine, theirs in zip(self.keys_of(a), self.keys_of(b), strict=True):
-            if mine and theirs and mine.isdisjoint(theirs):
-                return True
-        return False
+        return any(
+            conflicting_keys(mine, theirs)
+            for mine, theirs in zip(self.keys_of(a), self.keys_of(b), strict=True)
+        )
 
     def forbidden(self, a: int, b: int) -> bool:
         mine = self.cannot.get(a)
@@ -130,7 +173,7 @@ class _Clusters:
         return any(self.find(x) == b for x in mine)
 
     def union(self, a: int, b: int) -> None:
-        keys = [x | y for x, y in zip(self.keys_of(a), self.keys_of(b), strict=True)]
+        keys = [merged_keys(x, y) for x, y in zip(self.keys_of(a), self.keys_of(b), strict=True)]
         self.parent[b] = a
         self.keys[a] = keys
         self.keys.pop(b, None)
@@ -250,19 +293,28 @@ def dedupe(
     timings["prepare"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    trained = train(batch, workers=workers, seed=seed, report=report)
-    timings["train_and_score"] = time.perf_counter() - started
-    del batch
-
-    started = time.perf_counter()
+    trainer = Trainer(batch, workers=workers, seed=seed, report=report)
     position = {name: i for i, name in enumerate(names)} if constraints else {}
     must = _pairs_of(constraints.must_link if constraints else (), position)
     cannot = _pairs_of(constraints.cannot_link if constraints else (), position)
-    pairs = trained.pairs
-    labels, stats = cluster_links(
-        n, pairs.left, pairs.right, pairs.weights,
-        weight_of(config.link), weight_of(config.conflict_link), strong, must, cannot,
-    )  # fmt: skip
+
+    def clustered(pairs: ScoredPairs) -> tuple[IntArray, ClusterStats]:
+        return cluster_links(
+            n, pairs.left, pairs.right, pairs.weights,
+            weight_of(config.link), weight_of(config.conflict_link), strong, must, cannot,
+        )  # fmt: skip
+
+    # First clusters from values counted by record; then values counted by cluster (a person's
+    # three records are one holder, not three) give the final weights and clusters.
+    first, _ = clustered(trainer.scored())
+    trainer.refit_by_entity(first)
+    pairs = trainer.scored()
+    model = trainer.model()
+    timings["train_and_score"] = time.perf_counter() - started
+    del batch, trainer
+
+    started = time.perf_counter()
+    labels, stats = clustered(pairs)
     between = np.flatnonzero(
         (pairs.weights >= weight_of(config.review)) & (labels[pairs.left] != labels[pairs.right])
     )
@@ -277,7 +329,7 @@ def dedupe(
         )
     ]
     timings["cluster"] = time.perf_counter() - started
-    return DedupeResult(names, labels, trained.model, pairs, stats, review, timings)
+    return DedupeResult(names, labels, model, pairs, stats, review, timings)
 
 
 def _pairs_of(

@@ -40,6 +40,7 @@ ComparatorName = Literal[
     "person_name",
     "company_name",
     "email",
+    "email_domain",
     "phone",
     "date",
     "identifier",
@@ -445,10 +446,12 @@ def prepare_email(text: str) -> PreparedEmail | None:
 
 
 class EmailComparator:
-    """Exact; one typo (one edit or two adjacent letters swapped); the same personal local part at
-    another domain (zhang.wei@acme.cn and zhang.wei@gmail.com); the same company domain; different."""
+    """The address as a personal identifier: exact; one typo (one edit or two adjacent letters
+    swapped); the same personal local part at another domain (zhang.wei@acme.cn and
+    zhang.wei@gmail.com); different. That two addresses share a company domain is organisation
+    evidence, compared apart (``email_domain``) so it is not counted as if it were personal."""
 
-    levels = ("missing", "exact", "one_edit", "same_local_part", "same_company_domain", "different")
+    levels = ("missing", "exact", "one_edit", "same_local_part", "different")
     tf_levels = frozenset({1})
 
     def prepare(self, value: Any) -> PreparedEmail | None:
@@ -462,12 +465,29 @@ class EmailComparator:
             return 2
         if a.local == b.local and not a.role and len(a.local) > 2:
             return 3
-        if a.domain == b.domain and not a.free:
-            return 4
-        return 5
+        return 4
 
     def tf_key(self, prepared: PreparedEmail) -> str | None:
         return prepared.address
+
+
+class EmailDomainComparator:
+    """The organisation behind an address: the same company domain or not. Free-mail domains
+    (gmail.com, qq.com) say nothing about an organisation and count as missing."""
+
+    levels = ("missing", "same_domain", "different")
+    tf_levels = frozenset({1})
+
+    def prepare(self, value: Any) -> str | None:
+        text = _text(value)
+        email = prepare_email(text) if text else None
+        return email.domain if email and not email.free else None
+
+    def compare(self, a: str, b: str) -> int:
+        return 1 if a == b else 2
+
+    def tf_key(self, prepared: str) -> str | None:
+        return prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -773,6 +793,7 @@ _COMPARATORS: dict[str, Callable[..., Comparator]] = {
     "person_name": PersonNameComparator,
     "company_name": CompanyNameComparator,
     "email": EmailComparator,
+    "email_domain": EmailDomainComparator,
     "phone": PhoneComparator,
     "date": DateComparator,
     "identifier": IdentifierComparator,
@@ -793,6 +814,11 @@ class ComparisonSpec(BaseModel):
 
     ``field`` is shorthand for a single field. ``options`` are the comparator's thresholds
     (``{"close": 0.9}`` for names; ``{"prefix": 3}`` for postcodes).
+
+    ``group`` names comparisons that measure one underlying fact, such as the organisation (company
+    name, company email domain) or the address (street, house number, postcode, city): within a
+    group only the strongest evidence for and the strongest against count, so correlated agreement
+    is not added up as if independent (see ``hub.identity.scorer``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -802,6 +828,7 @@ class ComparisonSpec(BaseModel):
     field: str | None = None
     comparator: ComparatorName
     tf_adjust: bool = False
+    group: str | None = None
     options: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")

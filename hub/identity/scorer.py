@@ -91,17 +91,20 @@ class EntityMatchConfig(BaseModel):
     em_max_iterations: int = Field(200, ge=1)
     refine_u: bool = False
     tf_max_boost: float = 3.0
-    tf_model_values: int = Field(20_000, ge=0)
-    tf_model_min_count: int = Field(3, ge=2)
+    tf_model_values: int = Field(50_000, ge=0)
+    tf_model_min_count: int = Field(2, ge=2)
 
     def fields(self) -> set[str]:
         return {f for spec in self.comparisons for f in spec.fields}
 
 
-def _c(name: str, fields: Sequence[str], comparator: str, tf: bool = False) -> ComparisonSpec:
+def _c(
+    name: str, fields: Sequence[str], comparator: str, tf: bool = False, group: str | None = None
+) -> ComparisonSpec:
     return ComparisonSpec.model_validate(
-        {"name": name, "fields": tuple(fields), "comparator": comparator, "tf_adjust": tf}
-    )
+        {"name": name, "fields": tuple(fields), "comparator": comparator, "tf_adjust": tf,
+         "group": group}
+    )  # fmt: skip
 
 
 def _rule(name: str, on: Sequence[str], refine: Sequence[str] = ()) -> BlockingRule:
@@ -114,12 +117,13 @@ def default_person_config() -> EntityMatchConfig:
             _c("name", ["full_name"], "person_name", tf=True),
             _c("email", ["email", "email2"], "email", tf=True),
             _c("phone", ["mobile", "phone"], "phone", tf=True),
-            _c("company", ["company_name"], "company_name", tf=True),
-            _c("city", ["city"], "place"),
             _c("birth_date", ["birth_date"], "date"),
-            _c("street", ["street"], "street"),
-            _c("street_number", ["street"], "street_number"),
-            _c("postcode", ["postcode"], "postcode"),
+            _c("company", ["company_name"], "company_name", tf=True, group="organisation"),
+            _c("email_domain", ["email", "email2"], "email_domain", tf=True, group="organisation"),
+            _c("city", ["city"], "place", group="address"),
+            _c("street", ["street"], "street", group="address"),
+            _c("street_number", ["street"], "street_number", group="address"),
+            _c("postcode", ["postcode"], "postcode", group="address"),
         ),
         blocking=(
             _rule("email", ["email(email, email2)"]),
@@ -144,14 +148,14 @@ def default_company_config() -> EntityMatchConfig:
             _c("name", ["name"], "company_name", tf=True),
             _c("credit_code", ["credit_code"], "identifier"),
             _c("tax_id", ["tax_id"], "identifier"),
-            _c("domain", ["domain"], "exact", tf=True),
+            _c("domain", ["domain"], "exact", tf=True, group="web"),
+            _c("email", ["email"], "email", tf=True, group="web"),
             _c("phone", ["phone"], "phone", tf=True),
-            _c("email", ["email"], "email", tf=True),
-            _c("city", ["city"], "place"),
-            _c("street", ["street"], "street"),
-            _c("street_number", ["street"], "street_number"),
-            _c("postcode", ["postcode"], "postcode"),
             _c("founded", ["founded"], "date"),
+            _c("city", ["city"], "place", group="address"),
+            _c("street", ["street"], "street", group="address"),
+            _c("street_number", ["street"], "street_number", group="address"),
+            _c("postcode", ["postcode"], "postcode", group="address"),
         ),
         blocking=(
             _rule("credit_code", ["identifier(credit_code)"]),
@@ -270,12 +274,46 @@ def weight_of(probability_: float) -> float:
 # ------------------------------------------------------------------------------------------ scorer
 
 
+def comparison_groups(comparisons: Sequence[Comparison]) -> list[list[int]]:
+    """Indexes of comparisons pooled together: one list per ``group``, one per ungrouped comparison."""
+    named: dict[str, list[int]] = {}
+    single: list[list[int]] = []
+    for index, comparison in enumerate(comparisons):
+        if comparison.spec.group:
+            named.setdefault(comparison.spec.group, []).append(index)
+        else:
+            single.append([index])
+    return single + list(named.values())
+
+
+def pool(contributions: FloatArray, groups: Sequence[Sequence[int]]) -> FloatArray:
+    """Total weight of rows of per-comparison contributions: summed across groups; within a group,
+    the strongest evidence for plus the strongest against (correlated evidence counts once)."""
+    total = np.zeros(contributions.shape[0])
+    for members in groups:
+        if len(members) == 1:
+            total += contributions[:, members[0]]
+        else:
+            block = contributions[:, list(members)]
+            total += np.maximum(block.max(axis=1), 0.0) + np.minimum(block.min(axis=1), 0.0)
+    return total
+
+
+def monotone_weights(weights: Sequence[float]) -> list[float]:
+    """Levels are ordered from the strongest agreement down: a better level never weighs less than a
+    worse one (EM can leave a rare level below the next, e.g. when matches never hit it)."""
+    out = list(weights)
+    for level in range(len(out) - 2, 0, -1):
+        out[level] = max(out[level], out[level + 1])
+    return out
+
+
 @dataclass(slots=True)
 class PairScore:
     weight: float
     probability: float
     levels: dict[str, str]  # comparison → level name
-    contributions: dict[str, float]  # comparison → weight it added (with term frequency)
+    contributions: dict[str, float]  # comparison → weight it brings (with term frequency)
 
 
 class Scorer:
@@ -286,9 +324,10 @@ class Scorer:
         self.config = config
         self.model = model
         self.comparisons = build_comparisons(config.comparisons)
+        self.groups = comparison_groups(self.comparisons)
         self.prior_weight = weight_of(min(max(model.prior, 1e-300), 1 - 1e-12))
         self.weights: list[list[float]] = [
-            [params.weight(level) for level in range(len(params.levels))]
+            monotone_weights([params.weight(level) for level in range(len(params.levels))])
             for params in model.comparisons
         ]
         self.tf_u: list[float] = []
@@ -316,34 +355,45 @@ class Scorer:
     def score(self, a: Sequence[Any], b: Sequence[Any]) -> PairScore:
         """Score two prepared records (``prepare``), with the model's term frequencies."""
         levels = compare_prepared(self.comparisons, a, b)
-        weight = self.prior_weight
-        names: dict[str, str] = {}
-        contributions: dict[str, float] = {}
+        added: list[float] = []
         for index, (comparison, level) in enumerate(zip(self.comparisons, levels, strict=True)):
-            added = self.weights[index][level]
+            weight = self.weights[index][level]
             if level in comparison.tf_levels:
                 value = comparison.pair_tf_key(a[index], b[index], level)
-                added += self.tf_adjustment(index, self._model_frequency(index, value))
-            weight += added
-            names[comparison.name] = comparison.levels[level]
-            contributions[comparison.name] = round(added, 3)
-        return PairScore(weight, probability(weight), names, contributions)
+                weight += self.tf_adjustment(index, self._model_frequency(index, value))
+            added.append(weight)
+        total = self.prior_weight + float(pool(np.asarray([added]), self.groups)[0])
+        return PairScore(
+            total,
+            probability(total),
+            {c.name: c.levels[lv] for c, lv in zip(self.comparisons, levels, strict=True)},
+            {c.name: round(w, 3) for c, w in zip(self.comparisons, added, strict=True)},
+        )
 
-    def batch_weights(self, levels: LevelArray, tf_frequencies: FloatArray) -> FloatArray:
-        """Weights of many compared pairs at once (``tf_frequencies``: pairs × comparisons, 0 = none)."""
-        total = np.full(len(levels), self.prior_weight, dtype=np.float64)
+    def contributions(self, levels: LevelArray, tf_frequencies: FloatArray) -> FloatArray:
+        """Per pair and comparison, the weight it brings (``tf_frequencies``: 0 = none)."""
+        out = np.zeros(levels.shape, dtype=np.float64)
         for index, comparison in enumerate(self.comparisons):
             table = np.asarray(self.weights[index], dtype=np.float64)
             column = levels[:, index]
-            total += table[column]
+            out[:, index] = table[column]
             if comparison.tf_levels and self.tf_u[index] > 0:
                 freq = tf_frequencies[:, index]
                 at_tf = np.isin(column, list(comparison.tf_levels)) & (freq > 0)
-                adjust = np.zeros(len(levels))
-                adjust[at_tf] = np.minimum(
+                out[at_tf, index] += np.minimum(
                     np.log2(self.tf_u[index] / freq[at_tf]), self.config.tf_max_boost
                 )
-                total += adjust
+        return out
+
+    def batch_weights(
+        self, levels: LevelArray, tf_frequencies: FloatArray, chunk: int = 1_000_000
+    ) -> FloatArray:
+        """Weights of many compared pairs at once, in chunks to bound memory."""
+        total = np.empty(len(levels), dtype=np.float64)
+        for start in range(0, len(levels), chunk):
+            stop = start + chunk
+            added = self.contributions(levels[start:stop], tf_frequencies[start:stop])
+            total[start:stop] = self.prior_weight + pool(added, self.groups)
         return total
 
 
@@ -352,11 +402,29 @@ class Scorer:
 
 @dataclass
 class ValueCounts:
-    """How many records hold each value (by hash) of one comparison, for u and term frequency."""
+    """How often each value (by hash) of one comparison occurs, for u and term frequency.
+
+    Counted by record before any clustering; by entity (distinct clusters) once clusters exist, which
+    is what frequency should mean: a value held by three records of one person is one person's, not
+    a common value. A value held by a single entity gets the Good–Turing estimate of its frequency,
+    ``2·N2 / (N1·E)`` (N1, N2: values held by one and by two entities; E: entities): what data with
+    few shared values says about a value seen once, far below the naive 1/E."""
 
     hashes: IntArray
     counts: IntArray
     total: int
+    singleton: float  # frequency of a value held once
+
+    @classmethod
+    def of(cls, hashes: IntArray, total: int, good_turing: bool) -> ValueCounts:
+        unique, counts = np.unique(hashes, return_counts=True)
+        counts = counts.astype(np.int64)
+        singleton = 1.0 / total if total else 0.0
+        once = int((counts == 1).sum())
+        if good_turing and total and once:
+            twice = int((counts == 2).sum())
+            singleton = min(max(2.0 * twice, 1.0) / (once * total), singleton)
+        return cls(unique, counts, total, singleton)
 
     def lookup(self, hashes: IntArray) -> IntArray:
         if len(self.hashes) == 0:
@@ -365,8 +433,21 @@ class ValueCounts:
         found = self.hashes[at] == hashes
         return np.where(found, self.counts[at], 0)
 
+    def frequency(self, hashes: IntArray, holders_in_pair: IntArray | None = None) -> FloatArray:
+        """Relative frequency of each value among holders other than the pair being scored.
+
+        ``holders_in_pair`` (1 when the pair's two records are already one holder, else 2) is taken
+        off the count and the pair counted back as one holder: how common the value is apart from
+        these two records. A value no one else holds gets the Good–Turing singleton frequency."""
+        counts = self.lookup(hashes).astype(np.float64)
+        if not self.total:
+            return np.zeros(len(hashes))
+        if holders_in_pair is not None:
+            counts = np.where(counts > 0, np.maximum(counts - holders_in_pair + 1, 1), 0)
+        return np.where(counts >= 2, counts / self.total, np.where(counts == 1, self.singleton, 0.0))
+
     def agreement_probability(self) -> float:
-        """P(two random values are equal) = Σ c(c-1) / T(T-1)."""
+        """P(two random holders share a value) = Σ c(c-1) / T(T-1)."""
         if self.total < 2:
             return 0.0
         c = self.counts.astype(np.float64)
@@ -380,11 +461,30 @@ class PreparedBatch:
     config: EntityMatchConfig
     comparisons: list[Comparison]
     prepared: list[tuple[Any, ...]]
-    value_counts: list[ValueCounts]
+    value_records: list[IntArray]  # per comparison: record index of each value occurrence
+    value_hashes: list[IntArray]  # per comparison: hash of each value occurrence
     blocks: BlockKeys
 
     def __len__(self) -> int:
         return len(self.prepared)
+
+    def counts_by_record(self) -> list[ValueCounts]:
+        return [
+            ValueCounts.of(hashes, len(hashes), good_turing=True) for hashes in self.value_hashes
+        ]
+
+    def counts_by_entity(self, labels: IntArray) -> list[ValueCounts]:
+        """Values counted once per cluster (``labels``: cluster of each record)."""
+        out = []
+        for records, hashes in zip(self.value_records, self.value_hashes, strict=True):
+            if len(hashes) == 0:
+                out.append(ValueCounts.of(hashes, 0, good_turing=True))
+                continue
+            clusters = labels[records]
+            pairs = np.unique(np.stack([hashes, clusters], axis=1), axis=0)
+            entities = len(np.unique(clusters))
+            out.append(ValueCounts.of(pairs[:, 0], entities, good_turing=True))
+        return out
 
 
 def prepare_batch(
@@ -392,11 +492,13 @@ def prepare_batch(
     config: EntityMatchConfig,
     each: Callable[[int, Mapping[str, Any]], None] | None = None,
 ) -> PreparedBatch:
-    """One pass over the records: prepared values, value counts, blocking keys. ``each(index, record)``
-    lets the caller keep what else it needs (strong keys, labels) without a second pass."""
+    """One pass over the records: prepared values, value occurrences, blocking keys.
+    ``each(index, record)`` lets the caller keep what else it needs (strong keys, labels) without
+    a second pass."""
     comparisons = build_comparisons(config.comparisons)
     blocker = Blocker(config.blocking)
     blocks = BlockKeys(len(config.blocking))
+    value_records = [array("q") for _ in comparisons]
     value_hashes = [array("q") for _ in comparisons]
     prepared: list[tuple[Any, ...]] = []
     for index, record in enumerate(records):
@@ -404,15 +506,18 @@ def prepare_batch(
         prepared.append(values)
         for c, comparison in enumerate(comparisons):
             if values[c] is not None:
-                value_hashes[c].extend(hash(k) for k in comparison.tf_keys(values[c]))
+                for key in comparison.tf_keys(values[c]):
+                    value_records[c].append(index)
+                    value_hashes[c].append(hash(key))
         blocks.add(index, blocker.keys_by_rule(record))
         if each is not None:
             each(index, record)
-    counts = []
-    for hashes in value_hashes:
-        unique, count = np.unique(np.frombuffer(hashes, dtype=np.int64), return_counts=True)
-        counts.append(ValueCounts(unique, count.astype(np.int64), int(count.sum())))
-    return PreparedBatch(config, comparisons, prepared, counts, blocks)
+    return PreparedBatch(
+        config, comparisons, prepared,
+        [np.frombuffer(a, dtype=np.int64) for a in value_records],
+        [np.frombuffer(a, dtype=np.int64) for a in value_hashes],
+        blocks,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- pair comparison
@@ -493,34 +598,49 @@ def _random_pairs(n: int, count: int, seed: int) -> tuple[IntArray, IntArray]:
     return left, right
 
 
-def estimate_u(batch: PreparedBatch, levels: LevelArray) -> list[FloatArray]:
-    """u per comparison level from random pairs' levels, the exact level checked against value counts."""
+def estimate_u(
+    comparisons: Sequence[Comparison],
+    random_levels: LevelArray,
+    counts: Sequence[ValueCounts],
+    by_entity: bool,
+    m: Sequence[FloatArray] | None = None,
+    prior: float | None = None,
+) -> list[FloatArray]:
+    """u per comparison level: the level distribution among random pairs, from which the matches a
+    random sample also holds are taken out once m and λ are known (``(f - λm) / (1 - λ)``). The
+    agreement levels come from the value counts where the sample is too thin to show them, and
+    always once counts are by entity (then they are non-matches by construction)."""
     u_all: list[FloatArray] = []
-    for c, comparison in enumerate(batch.comparisons):
+    for c, comparison in enumerate(comparisons):
         size = len(comparison.levels)
-        counts = np.bincount(levels[:, c].astype(np.int64), minlength=size).astype(np.float64)
-        counts[MISSING] = 0.0
-        observed = counts.sum()
-        u = np.zeros(size)
-        if observed > 0:
-            u = counts / observed
-        agree_levels = sorted(comparison.comparator.tf_levels) or [1]
-        agree_observed = counts[agree_levels].sum()
-        analytic = batch.value_counts[c].agreement_probability()
-        if agree_observed < 30 and analytic > 0:
-            # Too few random pairs agree to estimate it: use the value counts instead.
+        observed_counts = np.bincount(
+            random_levels[:, c].astype(np.int64), minlength=size
+        ).astype(np.float64)
+        observed_counts[MISSING] = 0.0
+        observed = observed_counts.sum()
+        u = observed_counts / observed if observed > 0 else np.full(size, 1.0 / max(size - 1, 1))
+        if m is not None and prior is not None:
+            u = np.maximum((u - prior * m[c]) / (1.0 - prior), 0.0)
+        agree = sorted(comparison.comparator.tf_levels) or [1]
+        agree_observed = observed_counts[agree].sum()
+        analytic = counts[c].agreement_probability()
+        if not by_entity and m is not None and prior is not None:
+            analytic = max(analytic - prior * float(m[c][agree].sum()), 0.0) / (1.0 - prior)
+        if by_entity or agree_observed < 30:
             share = (
-                counts[agree_levels] / agree_observed
+                observed_counts[agree] / agree_observed
                 if agree_observed > 0
-                else np.eye(len(agree_levels))[0]
+                else np.eye(len(agree))[0]
             )
-            rest = [lv for lv in range(1, size) if lv not in agree_levels]
+            entities = max(counts[c].total, 2)
+            analytic = max(analytic, 2.0 / (entities * (entities - 1.0)))
+            rest = [lv for lv in range(1, size) if lv not in agree]
             rest_total = u[rest].sum()
-            u[agree_levels] = analytic * share
+            u[agree] = analytic * share
             if rest_total > 0:
-                u[rest] *= (1.0 - analytic) / rest_total
-        # Levels never seen among random pairs are rare, not impossible.
-        u[1:] = np.maximum(u[1:], 0.5 / max(observed, 1.0))
+                u[rest] *= (1.0 - u[agree].sum()) / rest_total
+        # A level never seen among random pairs is rare, not impossible.
+        u[1:] = np.maximum(u[1:], min(0.5 / max(observed, 1.0), 1e-3))
         u[1:] = np.maximum(u[1:], _U_FLOOR)
         u[1:] /= u[1:].sum()
         u[MISSING] = 1.0
@@ -562,24 +682,25 @@ def expectation_maximisation(
     refine_u: bool = False,
     max_iterations: int = 200,
     tolerance: float = 1e-6,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> EmResult:
     """EM for the two-class mixture over comparison patterns (rows of levels, with their counts).
 
     Only ``active`` comparisons enter the likelihood and are re-estimated; level 0 (missing) is
-    ignored. u stays as given unless ``refine_u``."""
+    ignored. u stays as given unless ``refine_u``. ``groups`` pool correlated comparisons in the
+    E-step exactly as scoring does (``pool``), so EM and scoring weigh evidence alike."""
     m = [np.array(x, dtype=np.float64) for x in m_start]
     u = [np.array(x, dtype=np.float64) for x in u_start]
     columns = [patterns[:, c].astype(np.int64) for c in range(patterns.shape[1])]
+    pooled_groups = groups if groups is not None else [[c] for c in range(len(columns))]
     iterations = 0
     converged = False
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
-        log_m = np.zeros(len(patterns))
-        log_u = np.zeros(len(patterns))
+        ratios = np.zeros((len(patterns), len(columns)))
         for c, column in enumerate(columns):
             if active[c]:
-                log_m += np.log(m[c])[column] * (column != MISSING)
-                log_u += np.log(u[c])[column] * (column != MISSING)
-        log_odds = math.log(prior) - math.log1p(-prior) + log_m - log_u
+                ratios[:, c] = (np.log(m[c]) - np.log(u[c]))[column] * (column != MISSING)
+        log_odds = math.log(prior) - math.log1p(-prior) + pool(ratios, pooled_groups)
         posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
         matched = counts * posterior
         unmatched = counts - matched
@@ -650,165 +771,198 @@ class ScoredPairs:
         return len(self.left)
 
 
-@dataclass
-class Trained:
-    model: ScorerModel
-    scorer: Scorer
-    pairs: ScoredPairs
+class Trainer:
+    """Estimates u, m, λ and term frequencies on a prepared batch, and scores its blocked pairs.
 
+    ``Trainer(batch)`` compares every blocked pair once and fits with values counted by record;
+    ``refit_by_entity(labels)`` fits again with values counted by cluster (after a first clustering):
+    better u for agreement levels and frequencies that do not count one person's records as a
+    crowd. Comparisons are not repeated; only the weights change."""
 
-def _tf_frequencies(batch: PreparedBatch, tf_hashes: IntArray) -> FloatArray:
-    frequencies = np.zeros(tf_hashes.shape, dtype=np.float64)
-    for c, comparison in enumerate(batch.comparisons):
-        if not comparison.tf_levels:
-            continue
-        column = tf_hashes[:, c]
-        present = column != 0
-        counts = batch.value_counts[c]
-        if counts.total:
-            frequencies[present, c] = counts.lookup(column[present]) / counts.total
-    return frequencies
-
-
-def _common_values(batch: PreparedBatch, c: int) -> dict[str, int]:
-    """The most frequent values of a term-frequency comparison, as text for the stored model."""
-    config = batch.config
-    counts = batch.value_counts[c]
-    frequent = counts.counts >= config.tf_model_min_count
-    if not frequent.any() or config.tf_model_values == 0:
-        return {}
-    order = np.argsort(-counts.counts[frequent], kind="stable")[: config.tf_model_values]
-    wanted = dict(
-        zip(
-            counts.hashes[frequent][order].tolist(),
-            counts.counts[frequent][order].tolist(),
-            strict=True,
+    def __init__(
+        self,
+        batch: PreparedBatch,
+        workers: int = 1,
+        seed: int = 0,
+        report: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        config = batch.config
+        self.batch = batch
+        self.config = config
+        self.comparisons = batch.comparisons
+        self.groups = comparison_groups(self.comparisons)
+        self.say = report or (lambda _event, _data: None)
+        n = len(batch)
+        if n < 2:
+            raise ValueError("training needs at least two records")
+        self.pairs = candidate_pairs(batch.blocks, n, config.max_block)
+        self.say("blocked", {"pairs": len(self.pairs), "per_rule": self.pairs.pairs_per_rule,
+                             "skipped_blocks": self.pairs.skipped_blocks_per_rule})  # fmt: skip
+        self.u_pairs = min(config.u_sample_pairs, n * (n - 1) // 2)
+        u_left, u_right = _random_pairs(n, self.u_pairs, seed)
+        self.random_levels, _ = compare_pairs(
+            self.comparisons, batch.prepared, u_left, u_right, workers
         )
-    )
-    comparison = batch.comparisons[c]
-    found: dict[str, int] = {}
-    for values in batch.prepared:
-        if values[c] is None:
-            continue
-        for key in comparison.tf_keys(values[c]):
-            count = wanted.get(hash(key))
-            if count is not None:
-                found[key] = count
-        if len(found) == len(wanted):
-            break
-    return found
+        self.levels, self.tf_hashes = compare_pairs(
+            self.comparisons, batch.prepared, self.pairs.left, self.pairs.right, workers
+        )
+        self.say("compared", {"pairs": len(self.pairs), "random_pairs": self.u_pairs})
+        self.counts = batch.counts_by_record()
+        self.by_entity = False
+        self.holders_in_pair = np.full(len(self.pairs), 2, dtype=np.int64)
+        self.m: list[FloatArray] | None = None
+        self.prior: float | None = None
+        self.sessions: list[dict[str, Any]] = []
+        self._fit()
+        self._fit()  # again, with u freed of the matches the random sample holds
+        self.say("trained", {"prior": self.prior, "by_entity": False})
 
+    def refit_by_entity(self, labels: IntArray) -> None:
+        self.counts = self.batch.counts_by_entity(labels)
+        self.by_entity = True
+        same = labels[self.pairs.left] == labels[self.pairs.right]
+        self.holders_in_pair = np.where(same, 1, 2)
+        self._fit()
+        self.say("trained", {"prior": self.prior, "by_entity": True})
 
-def train(
-    batch: PreparedBatch,
-    workers: int = 1,
-    seed: int = 0,
-    report: Callable[[str, dict[str, Any]], None] | None = None,
-) -> Trained:
-    """Estimate u, m, λ and term frequencies on a prepared batch; score its blocked pairs."""
-    config = batch.config
-    comparisons = batch.comparisons
-    n = len(batch)
-    say = report or (lambda _event, _data: None)
-    if n < 2:
-        raise ValueError("training needs at least two records")
+    def _fit(self) -> None:
+        u = estimate_u(
+            self.comparisons, self.random_levels, self.counts, self.by_entity, self.m, self.prior
+        )
+        self.m, self.sessions = self._em(u)
+        self.u = u
+        provisional = self._model(prior=0.5)
+        weights = Scorer(self.config, provisional).batch_weights(self.levels, self._frequencies())
+        self._without_prior = weights - weight_of(0.5)
+        n = len(self.batch)
+        start = self.prior if self.prior is not None else min(0.5, 1.0 / n)
+        self.prior = estimate_prior(self._without_prior, n, start=start)
 
-    pairs = candidate_pairs(batch.blocks, n, config.max_block)
-    say("blocked", {"pairs": len(pairs), "per_rule": pairs.pairs_per_rule,
-                    "skipped_blocks": pairs.skipped_blocks_per_rule})  # fmt: skip
+    def _em(self, u: list[FloatArray]) -> tuple[list[FloatArray], list[dict[str, Any]]]:
+        m_sums = [np.zeros(len(c.levels)) for c in self.comparisons]
+        m_sessions = [0] * len(self.comparisons)
+        sessions: list[dict[str, Any]] = []
+        for r, rule in enumerate(self.config.blocking):
+            in_rule = (self.pairs.rules & np.uint32(1 << r)) != 0
+            if not in_rule.any():
+                continue
+            blocked_fields = rule.fields()
+            active = [not (set(c.fields) & blocked_fields) for c in self.comparisons]
+            if not any(active):
+                continue
+            patterns, counts = _patterns(self.levels[in_rule], active)
+            start = self.m or [_initial_m(len(c.levels)) for c in self.comparisons]
+            result = expectation_maximisation(
+                patterns, counts, start, u, active, refine_u=self.config.refine_u,
+                max_iterations=self.config.em_max_iterations, groups=self.groups,
+            )  # fmt: skip
+            for c, on in enumerate(active):
+                if on:
+                    m_sums[c] += result.m[c]
+                    m_sessions[c] += 1
+            sessions.append({"rule": rule.name, "pairs": int(in_rule.sum()),
+                             "matches": round(result.prior, 4), "iterations": result.iterations,
+                             "converged": result.converged})  # fmt: skip
+        m = [
+            m_sums[c] / m_sessions[c] if m_sessions[c] else _initial_m(len(comp.levels))
+            for c, comp in enumerate(self.comparisons)
+        ]
+        return m, sessions
 
-    sample = min(config.u_sample_pairs, n * (n - 1) // 2)
-    u_left, u_right = _random_pairs(n, sample, seed)
-    u_levels, _ = compare_pairs(comparisons, batch.prepared, u_left, u_right, workers)
-    u = estimate_u(batch, u_levels)
-    say("u", {"pairs": sample})
+    def _frequencies(self) -> FloatArray:
+        frequencies = np.zeros(self.tf_hashes.shape, dtype=np.float64)
+        for c, comparison in enumerate(self.comparisons):
+            if not comparison.tf_levels:
+                continue
+            column = self.tf_hashes[:, c]
+            present = column != 0
+            frequencies[present, c] = self.counts[c].frequency(
+                column[present], self.holders_in_pair[present]
+            )
+        return frequencies
 
-    levels, tf_hashes = compare_pairs(comparisons, batch.prepared, pairs.left, pairs.right, workers)
-    say("compared", {"pairs": len(pairs)})
+    def _model(self, prior: float) -> ScorerModel:
+        assert self.m is not None
+        params = []
+        for c, comparison in enumerate(self.comparisons):
+            counts = self.counts[c]
+            tf = bool(comparison.tf_levels)
+            params.append(
+                ComparisonParams(
+                    name=comparison.name,
+                    comparator=comparison.spec.comparator,
+                    fields=comparison.fields,
+                    levels=[
+                        LevelParams(name=name, m=float(self.m[c][lv]), u=float(self.u[c][lv]))
+                        for lv, name in enumerate(comparison.levels)
+                    ],
+                    tf_total=counts.total if tf else 0,
+                    tf_rare=counts.singleton if tf else 0.0,
+                )
+            )
+        return ScorerModel(prior=prior, n_records=len(self.batch), comparisons=params)
 
-    m_sums = [np.zeros(len(c.levels)) for c in comparisons]
-    m_sessions = [0] * len(comparisons)
-    sessions: list[dict[str, Any]] = []
-    for r, rule in enumerate(config.blocking):
-        in_rule = (pairs.rules & np.uint32(1 << r)) != 0
-        if not in_rule.any():
-            continue
-        blocked_fields = rule.fields()
-        active = [not (set(c.fields) & blocked_fields) for c in comparisons]
-        if not any(active):
-            continue
-        patterns, counts = _patterns(levels[in_rule], active)
-        result = expectation_maximisation(
-            patterns, counts, [_initial_m(len(c.levels)) for c in comparisons], u, active,
-            refine_u=config.refine_u, max_iterations=config.em_max_iterations,
+    def model(self) -> ScorerModel:
+        """The fitted model, with the most frequent values for incremental term frequencies."""
+        assert self.prior is not None
+        model = self._model(self.prior)
+        for c, comparison in enumerate(self.comparisons):
+            if comparison.tf_levels:
+                model.comparisons[c].tf_common = self._common_values(c)
+        model.training = {
+            "records": len(self.batch), "blocked_pairs": len(self.pairs), "u_pairs": self.u_pairs,
+            "counted_by": "entity" if self.by_entity else "record", "sessions": self.sessions,
+            "skipped_blocks": self.pairs.skipped_blocks_per_rule,
+        }  # fmt: skip
+        return model
+
+    def scored(self) -> ScoredPairs:
+        assert self.prior is not None
+        return ScoredPairs(
+            self.pairs.left, self.pairs.right, self.levels,
+            self._without_prior + weight_of(self.prior), self.pairs.rules,
+            stats={"pairs_per_rule": self.pairs.pairs_per_rule,
+                   "skipped_blocks_per_rule": self.pairs.skipped_blocks_per_rule,
+                   "skipped_records_per_rule": self.pairs.skipped_records_per_rule},
         )  # fmt: skip
-        for c, on in enumerate(active):
-            if on:
-                m_sums[c] += result.m[c]
-                m_sessions[c] += 1
-                if config.refine_u:
-                    u[c] = result.u[c]
-        sessions.append({"rule": rule.name, "pairs": int(in_rule.sum()), "prior": result.prior,
-                         "iterations": result.iterations, "converged": result.converged})  # fmt: skip
-    m = [
-        m_sums[c] / m_sessions[c] if m_sessions[c] else _initial_m(len(comp.levels))
-        for c, comp in enumerate(comparisons)
-    ]
-    say("em", {"sessions": sessions})
 
-    params = []
-    for c, comparison in enumerate(comparisons):
-        counts_c = batch.value_counts[c]
-        common = _common_values(batch, c) if comparison.tf_levels else {}
-        rare_total = counts_c.total - sum(common.values())
-        rare_values = len(counts_c.hashes) - len(common)
-        params.append(
-            ComparisonParams(
-                name=comparison.name,
-                comparator=comparison.spec.comparator,
-                fields=comparison.fields,
-                levels=[
-                    LevelParams(name=name, m=float(m[c][lv]), u=float(u[c][lv]))
-                    for lv, name in enumerate(comparison.levels)
-                ],
-                tf_total=counts_c.total if comparison.tf_levels else 0,
-                tf_rare=(rare_total / rare_values / counts_c.total)
-                if comparison.tf_levels and rare_values and counts_c.total
-                else 0.0,
-                tf_common=common,
+    def _common_values(self, c: int) -> dict[str, int]:
+        """The most frequent values of a term-frequency comparison, as text for the stored model."""
+        config = self.config
+        counts = self.counts[c]
+        frequent = counts.counts >= config.tf_model_min_count
+        if not frequent.any() or config.tf_model_values == 0:
+            return {}
+        order = np.argsort(-counts.counts[frequent], kind="stable")[: config.tf_model_values]
+        wanted = dict(
+            zip(
+                counts.hashes[frequent][order].tolist(),
+                counts.counts[frequent][order].tolist(),
+                strict=True,
             )
         )
-    provisional = ScorerModel(prior=0.5, n_records=n, comparisons=params)
-    scorer = Scorer(config, provisional)
-    frequencies = _tf_frequencies(batch, tf_hashes)
-    without_prior = scorer.batch_weights(levels, frequencies) - scorer.prior_weight
-    prior = estimate_prior(without_prior, n, start=min(0.5, max(1.0 / n, 1e-12)))
-    model = provisional.model_copy(
-        update={
-            "prior": prior,
-            "training": {
-                "records": n, "blocked_pairs": len(pairs), "u_pairs": sample,
-                "sessions": sessions, "skipped_blocks": pairs.skipped_blocks_per_rule,
-            },
-        }
-    )  # fmt: skip
-    scorer = Scorer(config, model)
-    weights = without_prior + scorer.prior_weight
-    say("trained", {"prior": prior})
-    scored = ScoredPairs(
-        pairs.left, pairs.right, levels, weights, pairs.rules,
-        stats={"pairs_per_rule": pairs.pairs_per_rule,
-               "skipped_blocks_per_rule": pairs.skipped_blocks_per_rule,
-               "skipped_records_per_rule": pairs.skipped_records_per_rule},
-    )  # fmt: skip
-    return Trained(model, scorer, scored)
+        comparison = self.comparisons[c]
+        found: dict[str, int] = {}
+        for values in self.batch.prepared:
+            if values[c] is None:
+                continue
+            for key in comparison.tf_keys(values[c]):
+                count = wanted.get(hash(key))
+                if count is not None:
+                    found[key] = count
+            if len(found) == len(wanted):
+                break
+        return found
 
 
 def fit(
     records: Iterable[Mapping[str, Any]], config: EntityMatchConfig, workers: int = 1, seed: int = 0
 ) -> ScorerModel:
-    """Learn a scorer model from records of one entity type (canonical values)."""
-    return train(prepare_batch(records, config), workers=workers, seed=seed).model
+    """Learn a scorer model from records of one entity type (canonical values): the batch dedupe's
+    model (``hub.identity.clustering.dedupe``), so term frequencies are counted by entity."""
+    from hub.identity.clustering import dedupe
+
+    return dedupe(records, config, workers=workers, seed=seed).model
 
 
 # ------------------------------------------------------------------------------- incremental match

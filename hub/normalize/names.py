@@ -202,8 +202,9 @@ def _person_name_keys(text: str) -> frozenset[str]:
     keys = {name}
     if not _HAN.search(name):  # kana or Hangul only: no pinyin reading
         return frozenset(keys)
-    # Split the text as typed, before normalising: a space there marks the family name.
-    given, family = _split_person_name(text)
+    # Split the normalised name (not the text as typed): keys must be the same whether they are
+    # computed from a source value or from the golden record's stored name.
+    given, family = _split_person_name(name)
     given_syllables = [_latin_word(s) for s in to_pinyin(given)] if given else []
     family_readings = _SURNAME_READINGS.get(family or "") or (
         "".join(_latin_word(s) for s in to_pinyin(family or "")),
