@@ -18,6 +18,9 @@ What it imitates (each a reason real deduplication goes wrong):
 - addresses in Hanzi, English and pinyin; spouses sharing a home address and landline;
 - birth dates with day and month swapped.
 
+Every contact record carries at least one contact channel (a HubSpot contact its email, a WeCom or
+web-shop contact its mobile, an Odoo contact a phone or an email), as those systems require.
+
 Records are the canonical values the hub holds after normalisation (``hub.model``), one JSON object per
 line, plus ``entity``, ``system``, ``external_id`` and ``true_id`` (the entity the record belongs to).
 Generation streams (constant memory apart from uniqueness sets) and is seedable:
@@ -599,16 +602,20 @@ class Generator:
             if r.random() < 0.4:
                 raw["phone"] = self.phone_text(p.home_phone or (company.switchboard if company else p.mobile), chinese_phone)
             raw["email"] = (work or p.private_email) if r.random() < 0.5 else None
+            if raw["mobile"] is None and raw["email"] is None and raw.get("phone") is None:
+                raw["mobile"] = self.phone_text(p.mobile, chinese_phone)
             raw["company_name"] = self.company_name_for(company, system) if company else None
             raw.update(self.address_fields(p.home, system))
         elif system == "wecom":
-            raw["mobile"] = self.phone_text(p.mobile, chinese_phone) if r.random() < 0.9 else None
+            raw["mobile"] = self.phone_text(p.mobile, chinese_phone) if r.random() < 0.95 else None
             raw["company_name"] = self.company_name_for(company, system) if company and r.random() < 0.85 else None
             raw["title"] = p.title if r.random() < 0.5 else None
             raw["email"] = work if work and r.random() < 0.2 else None
+            if raw["mobile"] is None and raw["email"] is None:
+                raw["email"] = work or p.private_email
         else:  # shop
             raw["email"] = p.private_email or (work if r.random() < 0.5 else None)
-            raw["mobile"] = self.phone_text(p.mobile, chinese_phone) if r.random() < 0.85 else None
+            raw["mobile"] = self.phone_text(p.mobile, chinese_phone) if r.random() < 0.95 else None
             if r.random() < 0.6:
                 y, m, d = p.birth
                 if d <= 12 and r.random() < 0.04:

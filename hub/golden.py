@@ -77,6 +77,22 @@ class GoldenRecord:
     def values(self) -> dict[str, Any]:
         return {name: gv.value for name, gv in self.fields.items()}
 
+    def fields_json(self) -> dict[str, list[Any]]:
+        """The stored form of ``fields``; sources and times repeat across fields, so each is
+        rendered once."""
+        refs: dict[RecordRef | None, str | None] = {None: None}
+        times: dict[datetime | None, str | None] = {None: None}
+        out: dict[str, list[Any]] = {}
+        for name, gv in self.fields.items():
+            src = refs.get(gv.source, "")
+            if src == "":
+                src = refs[gv.source] = str(gv.source)
+            at = times.get(gv.changed_at, "")
+            if at == "":
+                at = times[gv.changed_at] = gv.changed_at.isoformat()  # type: ignore[union-attr]
+            out[name] = [gv.value, src, at, gv.rule]
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
@@ -109,15 +125,13 @@ class Survivorship:
     ) -> dict[str, GoldenValue]:
         live = [s for s in sources if not s.deleted]
         golden: dict[str, GoldenValue] = {}
-        if (
-            len(live) == 1
-        ):  # one source: every rule picks its values (the common case on first import)
+        if len(live) == 1:  # one source: every rule picks its values (the common case on import)
             only = live[0]
+            ref, times, default = only.ref, only.field_times, only.modified_at
             for name, value in only.values.items():
-                if value is not None and value != "" and name not in pinned:
-                    golden[name] = GoldenValue(
-                        value, only.ref, only.changed_at(name), self._rule(entity, name)[0]
-                    )
+                if value is None or value == "" or name in pinned:
+                    continue
+                golden[name] = GoldenValue(value, ref, times.get(name, default), self._rule(entity, name)[0])
         else:
             by_field: dict[str, list[StoredSource]] = {}
             for source in live:
@@ -219,19 +233,21 @@ def diff(
 ) -> dict[str, dict[str, Any]]:
     """Field-level changes: {field: {before, after, src, rule}} for the audit log."""
     changes: dict[str, dict[str, Any]] = {}
-    for name in sorted(set(before) | set(after)):
+    names: Iterable[str] = sorted(after) if not before else sorted(set(before) | set(after))
+    shown: dict[RecordRef, str] = {}
+    for name in names:
         old, new = before.get(name), after.get(name)
-        if (
-            old is not None
-            and new is not None
-            and old.value == new.value
-            and old.source == new.source
-        ):
+        if old is not None and new is not None and old.value == new.value and old.source == new.source:
             continue
+        src = None
+        if new is not None and new.source is not None:
+            src = shown.get(new.source)
+            if src is None:
+                src = shown[new.source] = str(new.source)
         changes[name] = {
             "before": old.value if old else None,
             "after": new.value if new else None,
-            "src": str(new.source) if new and new.source else None,
+            "src": src,
             "rule": new.rule if new else None,
         }
     return changes

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -57,7 +57,7 @@ def _mask(key: str, value: Any) -> Any:
     return value
 
 
-def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: the last line of defence against a secret or a body in a log."""
     return {k: v if k == "event" else _mask(k, v) for k, v in event_dict.items()}
 
@@ -101,6 +101,15 @@ def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     _handler = handler
+
+
+def reset_logging() -> None:
+    """Undo ``configure_logging`` (tests)."""
+    global _handler
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler = None
+    structlog.reset_defaults()
 
 
 def get_logger(name: str) -> Any:
@@ -171,7 +180,10 @@ class Metrics:
             "huitong_retries", "Retried operations.", ["system", "operation"], registry=r
         )
         self.dead_letters = Counter(
-            "huitong_dead_letters", "Items moved to a dead-letter state.", ["queue", "system"], registry=r
+            "huitong_dead_letters",
+            "Items moved to a dead-letter state.",
+            ["queue", "system"],
+            registry=r,
         )
         self.webhook_requests = Counter(
             "huitong_webhook_requests",

@@ -74,6 +74,7 @@ WebhookScheme = Literal[
     "feishu",
 ]
 
+
 def _check_base_url(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
         raise ValueError("an http(s) URL without query, such as https://hub.example.com")
@@ -142,7 +143,9 @@ class WebhookSettings(Strict):
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
-                raise ValueError(f"{network!r} is not an IP network such as 13.108.0.0/14") from None
+                raise ValueError(
+                    f"{network!r} is not an IP network such as 13.108.0.0/14"
+                ) from None
         return value
 
     @model_validator(mode="after")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import orjson
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +26,8 @@ _TRUE = {"1", "true", "yes", "y", "t", "是", "已删除", "deleted", "x"}
 
 
 def _fingerprint(raw: Mapping[str, Any], deleted: bool, spec_print: str) -> str:
-    payload = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.blake2b(f"{spec_print}|{int(deleted)}|{payload}".encode(), digest_size=16)
+    digest = hashlib.blake2b(f"{spec_print}|{int(deleted)}|".encode(), digest_size=16)
+    digest.update(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str))
     return digest.hexdigest()
 
 
@@ -98,8 +98,7 @@ class Mapper:
                     custom[name] = typed
             else:
                 data[target] = value
-                origin[target] = _column(fmap)
-        entity = self._validate(data, origin, issues)
+        entity = self._validate(data, issues)
         if entity is None:
             return Rejection(
                 record.system,
@@ -130,11 +129,15 @@ class Mapper:
             for target, rmap in self.spec.refs.items()
             if raw.get(rmap.source) not in (None, "")
         }
-        field_times = {
-            target: record.field_times[fmap.sources[0]]
-            for target, fmap, _ in self._readers
-            if fmap.sources and fmap.sources[0] in record.field_times and target in values
-        }
+        field_times = (
+            {
+                target: record.field_times[fmap.sources[0]]
+                for target, fmap, _ in self._readers
+                if fmap.sources and fmap.sources[0] in record.field_times and target in values
+            }
+            if record.field_times
+            else {}
+        )
         return Candidate(
             ref=ref,
             entity_type=self.spec.entity,
@@ -166,7 +169,7 @@ class Mapper:
             value = fmap.values.get(str(value), value)
         return value
 
-    def _validate(self, data: dict[str, Any], origin: dict[str, str], issues: list[str]) -> Any:
+    def _validate(self, data: dict[str, Any], issues: list[str]) -> Any:
         # A bad value in one field drops that value (named, with its column); the record goes on.
         for _ in range(len(data) + 1):
             try:
@@ -179,7 +182,8 @@ class Mapper:
                         return None
                     key = str(err["loc"][0])
                     message = str(err.get("ctx", {}).get("error") or err["msg"])
-                    issues.append(f"{origin.get(key, key)} → {key}: {message}; value ignored")
+                    column = _column(self.spec.fields[key]) if key in self.spec.fields else key
+                    issues.append(f"{column} → {key}: {message}; value ignored")
                 for key in bad:
                     data.pop(key, None)
         return None

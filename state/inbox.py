@@ -248,14 +248,18 @@ class SqlInbox:
         try:
             with self.engine.connect() as conn:
                 found = {
-                    row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                    row[0]
+                    for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")
                 }
         except sa.exc.SQLAlchemyError as exc:
             # The driver's message names host and database, never the password.
             cause = getattr(exc, "orig", None) or exc
             return False, f"database unreachable or not migrated ({type(cause).__name__})"
         if found != self._heads:
-            return False, f"schema at {sorted(found) or 'nothing'}, code expects {sorted(self._heads)}"
+            return (
+                False,
+                f"schema at {sorted(found) or 'nothing'}, code expects {sorted(self._heads)}",
+            )
         return True, "ok"
 
     @staticmethod

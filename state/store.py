@@ -372,7 +372,7 @@ class SqlTransaction(OutboxOps):
                     {
                         "canonical_id": g.canonical_id,
                         "entity_type": g.entity_type.value,
-                        "fields": _json({k: v.to_json() for k, v in g.fields.items()}),
+                        "fields": _json(g.fields_json()),
                         "pinned": _json(g.pinned),
                         "redirect_to": g.redirect_to,
                         "deleted": g.deleted,
@@ -389,7 +389,7 @@ class SqlTransaction(OutboxOps):
                 [
                     {
                         "b_id": g.canonical_id,
-                        "fields": _json({k: v.to_json() for k, v in g.fields.items()}),
+                        "fields": _json(g.fields_json()),
                         "pinned": _json(g.pinned),
                         "redirect_to": g.redirect_to,
                         "deleted": g.deleted,

@@ -18,7 +18,12 @@ from state.tables import Moment, metadata
 webhook_inbox = sa.Table(
     "webhook_inbox",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("scheme", sa.String(32), nullable=False),
     sa.Column("delivery_key", sa.String(200), nullable=False),

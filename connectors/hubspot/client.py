@@ -55,13 +55,25 @@ from hubspot.crm.objects import (
 )
 from hubspot.crm.objects import Filter as SearchFilter
 from hubspot.crm.owners import ApiException as OwnersApiException
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity import stop_after_delay, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from connectors.hubspot.pacing import LocalPacer, RateBudget, seconds_to_utc_midnight
 from connectors.hubspot.settings import HubSpotSettings
-from hub.errors import AuthError, FatalError, HuitongError, RateLimited, RetriableError
-from hub.errors import SkippableError
+from hub.errors import (
+    AuthError,
+    FatalError,
+    HuitongError,
+    RateLimited,
+    RetriableError,
+    SkippableError,
+)
 
 API_EXCEPTIONS: tuple[type[Exception], ...] = (
     ObjectsApiException,
@@ -71,7 +83,7 @@ API_EXCEPTIONS: tuple[type[Exception], ...] = (
     OwnersApiException,
 )
 HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
-PRIVATE_APP_TOKEN_HINT = (
+NO_REFRESH_HINT = (
     "private-app tokens do not expire and cannot be refreshed: create a new token under "
     "Settings > Integrations > Private Apps and update this system's secret 'token'"
 )
@@ -142,7 +154,7 @@ def hub_error(exc: BaseException, operation: str) -> HuitongError:
         message = str(body.get("message") or getattr(exc, "reason", "") or "")
         where = f"HubSpot {operation}: {status} {category}".rstrip()
         if status == 401:
-            return AuthError(f"{where}: {message} ({PRIVATE_APP_TOKEN_HINT})")
+            return AuthError(f"{where}: {message} ({NO_REFRESH_HINT})")
         if status == 403:
             return FatalError(f"{where}: {message} (grant the private app the missing scopes)")
         if status == 429:
@@ -316,7 +328,9 @@ class HubSpotClient:
                 for i in inputs
             ]
         )
-        reply = self.call(f"batch upsert {object_type}", self._batch.upsert_with_http_info, object_type, body)
+        reply = self.call(
+            f"batch upsert {object_type}", self._batch.upsert_with_http_info, object_type, body
+        )
         return BatchReply(list(reply.results or []), list(getattr(reply, "errors", None) or []))
 
     def batch_update(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> BatchReply:
@@ -330,7 +344,9 @@ class HubSpotClient:
                 for i in inputs
             ]
         )
-        reply = self.call(f"batch update {object_type}", self._batch.update_with_http_info, object_type, body)
+        reply = self.call(
+            f"batch update {object_type}", self._batch.update_with_http_info, object_type, body
+        )
         return BatchReply(list(reply.results or []), list(getattr(reply, "errors", None) or []))
 
     def batch_read(
@@ -347,12 +363,16 @@ class HubSpotClient:
             properties_with_history=[],
             id_property=id_property,
         )
-        reply = self.call(f"batch read {object_type}", self._batch.read_with_http_info, object_type, body)
+        reply = self.call(
+            f"batch read {object_type}", self._batch.read_with_http_info, object_type, body
+        )
         return BatchReply(list(reply.results or []), list(getattr(reply, "errors", None) or []))
 
     def batch_archive(self, object_type: str, ids: Sequence[str]) -> None:
         body = BatchInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=i) for i in ids])
-        self.call(f"batch archive {object_type}", self._batch.archive_with_http_info, object_type, body)
+        self.call(
+            f"batch archive {object_type}", self._batch.archive_with_http_info, object_type, body
+        )
 
     def get(self, object_type: str, object_id: str, properties: Sequence[str]) -> Any:
         return self.call(
@@ -365,7 +385,9 @@ class HubSpotClient:
 
     def merge(self, object_type: str, primary_id: str, merged_id: str) -> Any:
         if object_type not in self._merge_apis:
-            raise FatalError(f"HubSpot merges {', '.join(self._merge_apis)} only, not {object_type}")
+            raise FatalError(
+                f"HubSpot merges {', '.join(self._merge_apis)} only, not {object_type}"
+            )
         api, model = self._merge_apis[object_type]
         body = model(primary_object_id=primary_id, object_id_to_merge=merged_id)
         return self.call(f"merge {object_type}", api.merge_with_http_info, body)
@@ -427,7 +449,11 @@ class HubSpotClient:
 
     def owners_page(self, after: str | None) -> tuple[list[Any], str | None]:
         page = self.call(
-            "list owners", self._owners.get_page_with_http_info, after=after, limit=500, archived=False
+            "list owners",
+            self._owners.get_page_with_http_info,
+            after=after,
+            limit=500,
+            archived=False,
         )
         nxt = page.paging.next.after if page.paging and page.paging.next else None
         return list(page.results or []), nxt

@@ -123,9 +123,7 @@ class LocalPacer:
             with self._lock:
                 self._check_daily()
                 now = self.clock()
-                wait = max(
-                    max(w.wait_needed(now) for w in windows), self._server_empty_until - now
-                )
+                wait = max(max(w.wait_needed(now) for w in windows), self._server_empty_until - now)
                 if wait <= 0:
                     for window in windows:
                         window.in_flight += 1

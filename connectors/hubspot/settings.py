@@ -83,6 +83,16 @@ class HubSpotObjectSettings(BaseModel):
             raise ValueError("property names must not be empty")
         return tuple(dict.fromkeys(p.strip() for p in value))
 
+    @model_validator(mode="after")
+    def _types_for_associations(self) -> HubSpotObjectSettings:
+        missing = sorted(set(self.associations) - set(self.association_type_ids))
+        if missing:
+            raise ValueError(
+                f"association_type_ids needs the HUBSPOT_DEFINED type id written for {missing} "
+                "(contact→company: 1 primary, 279 unlabeled)"
+            )
+        return self
+
 
 def default_objects() -> dict[str, HubSpotObjectSettings]:
     return {

@@ -167,7 +167,11 @@ class BatchWriter:
         reply = self.client.batch_update(
             self.object_type,
             [
-                {"id": item.key, "objectWriteTraceId": item.canonical_id, "properties": item.properties}
+                {
+                    "id": item.key,
+                    "objectWriteTraceId": item.canonical_id,
+                    "properties": item.properties,
+                }
                 for item in items
             ],
         )
@@ -244,8 +248,8 @@ class BatchWriter:
                         bad[(str(a), str(b))] = message
             outcome: dict[int, WriteResult] = {}
             for offset, (_, a, b) in enumerate(chunk):
-                message = bad.get((a, b)) or bad.get((a, ""))
-                outcome[offset] = WriteResult(ok=message is None, error=message)
+                problem = bad.get((a, b)) or bad.get((a, ""))
+                outcome[offset] = WriteResult(ok=problem is None, error=problem)
             if errors and all(r.ok for r in outcome.values()):
                 # Errors that name no pair: the call did not say which link failed.
                 text = "; ".join(str(getattr(e, "message", e)) for e in errors)
@@ -261,10 +265,10 @@ class BatchWriter:
             return {}
         ids: dict[int, str | None] = {i: w.external_id for i, w in enumerate(writes)}
         unknown = [i for i, value in ids.items() if not value]
-        for chunk in chunks(unknown, BATCH_MAX):
+        for lookup in chunks(unknown, BATCH_MAX):
             reply = self.client.batch_read(
                 self.object_type,
-                [writes[i].canonical_id for i in chunk],
+                [writes[i].canonical_id for i in lookup],
                 properties=[self.id_property],
                 id_property=self.id_property,
             )
@@ -272,10 +276,10 @@ class BatchWriter:
                 str((r.properties or {}).get(self.id_property, "")).lower(): str(r.id)
                 for r in reply.results
             }
-            for i in chunk:
+            for i in lookup:
                 ids[i] = found.get(writes[i].canonical_id.lower())
         results: dict[int, WriteResult] = {}
-        targets = [(i, value) for i, value in ids.items() if value]
+        targets: list[tuple[int, str]] = [(i, value) for i, value in ids.items() if value]
         for i, value in ids.items():
             if not value:  # never reached HubSpot, or already gone: nothing to archive
                 results[i] = WriteResult(ok=True, external_id=None)

@@ -192,6 +192,7 @@ class PreparedName:
     family: str  # family name in Latin letters (pinyin for Hanzi)
     given: str  # given name in Latin letters, without spaces
     primary: str  # the key used for term frequency ("wei zhang" for 张伟, Zhang Wei, 张玮)
+    hanzi: bool  # written in Han characters: typos there are homophones, not letter slips
 
 
 @lru_cache(maxsize=_CACHE)
@@ -213,6 +214,7 @@ def prepare_person_name(text: str) -> PreparedName | None:
         family=_latin_name_part(family),
         given=_latin_name_part(given),
         primary=min(latin, key=lambda k: (-len(k), k)) if latin else min(keys),
+        hanzi=has_cjk(text),
     )
 
 
@@ -225,6 +227,14 @@ def _latin_name_part(part: str | None) -> str:
     if has_cjk(part):
         return to_pinyin(part)
     return _NAME_PUNCTUATION.sub("", strip_accents(part).casefold())
+
+
+def _is_typo(x: str, y: str) -> bool:
+    """One slip of the keyboard (two for long names): Jonathan/Jonathon, Micheal/Michael. A whole
+    syllable more or less (wei zhang / weilei zhang: 张伟 and 张伟磊) is another name, however
+    similar the strings look to Jaro-Winkler."""
+    limit = 2 if min(len(x), len(y)) >= 12 else 1
+    return bool(OSA.distance(x, y, score_cutoff=limit) <= limit)
 
 
 class PersonNameComparator:
@@ -255,12 +265,11 @@ class PersonNameComparator:
             ga, gb = a.given, b.given
             if ga and gb and (len(ga) == 1 or len(gb) == 1) and ga[0] == gb[0]:
                 return 5
-        best = 0.0
-        for x in a.latin_keys:
-            for y in b.latin_keys:
-                best = max(best, _jw(x, y))
-        if best >= self.close:
-            return 4
+        if not (a.hanzi and b.hanzi):  # two names written in Hanzi that sound different differ
+            for x in a.latin_keys:
+                for y in b.latin_keys:
+                    if _is_typo(x, y) and _jw(x, y) >= self.close:
+                        return 4
         return 6 if same_family else 7
 
     def tf_key(self, prepared: PreparedName) -> str | None:
@@ -445,13 +454,36 @@ def prepare_email(text: str) -> PreparedEmail | None:
     )
 
 
-class EmailComparator:
-    """The address as a personal identifier: exact; one typo (one edit or two adjacent letters
-    swapped); the same personal local part at another domain (zhang.wei@acme.cn and
-    zhang.wei@gmail.com); different. That two addresses share a company domain is organisation
-    evidence, compared apart (``email_domain``) so it is not counted as if it were personal."""
+def _email_typo(a: PreparedEmail, b: PreparedEmail) -> bool:
+    """One slip in an address, told apart from addresses that differ by one character by design:
+    colleagues' ``aluo@`` / ``mluo@`` (initial + family name), ``liu.sifang@`` / ``liu.sifang2@`` (a
+    digit added to tell namesakes apart), ``zhangyuwei@`` / ``zhangyawei@`` (two pinyin names), and
+    QQ numbers one digit apart (other accounts). Counted as typos: two adjacent characters swapped,
+    or a letter dropped or doubled past the first character of a local part of six or more."""
+    if a.domain != b.domain:
+        return a.local == b.local and OSA.distance(a.domain, b.domain, score_cutoff=1) <= 1
+    x, y = a.local, b.local
+    if OSA.distance(x, y, score_cutoff=1) > 1:
+        return False
+    if len(x) == len(y):
+        diff = [i for i in range(len(x)) if x[i] != y[i]]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and not x.isdigit()
+    short, long_ = (x, y) if len(x) < len(y) else (y, x)
+    if len(short) < 6:
+        return False
+    at = next((i for i in range(len(short)) if short[i] != long_[i]), len(short))
+    return at > 0 and long_[at].isalpha()
 
-    levels = ("missing", "exact", "one_edit", "same_local_part", "different")
+
+class EmailComparator:
+    """The address as a personal identifier: exact; one typo (see ``_email_typo``); different.
+
+    Not levels here, on purpose: the same local part at another domain (david.wagner@acme.com and
+    david.wagner@gmail.com) is mostly the person's name again, already weighed by the name
+    comparison, and two David Wagners at two companies share it; that two addresses share a company
+    domain is organisation evidence, compared apart (``email_domain``)."""
+
+    levels = ("missing", "exact", "one_edit", "different")
     tf_levels = frozenset({1})
 
     def prepare(self, value: Any) -> PreparedEmail | None:
@@ -461,11 +493,9 @@ class EmailComparator:
     def compare(self, a: PreparedEmail, b: PreparedEmail) -> int:
         if a.address == b.address:
             return 1
-        if len(a.local) >= 4 and OSA.distance(a.address, b.address, score_cutoff=1) <= 1:
+        if _email_typo(a, b):
             return 2
-        if a.local == b.local and not a.role and len(a.local) > 2:
-            return 3
-        return 4
+        return 3
 
     def tf_key(self, prepared: PreparedEmail) -> str | None:
         return prepared.address
@@ -818,7 +848,11 @@ class ComparisonSpec(BaseModel):
     ``group`` names comparisons that measure one underlying fact, such as the organisation (company
     name, company email domain) or the address (street, house number, postcode, city): within a
     group only the strongest evidence for and the strongest against count, so correlated agreement
-    is not added up as if independent (see ``hub.identity.scorer``).
+    is not added up as if independent (see ``hub.identity.scorer``). ``shared_group``: when the
+    value two records agree on is also held by other entities (a switchboard, a role mailbox), the
+    agreement is evidence about that group (the organisation), not about the person, and is pooled
+    with it; a value no one else holds stays personal evidence (``tf_adjust`` must be on, since
+    that is where value counts come from).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -829,6 +863,7 @@ class ComparisonSpec(BaseModel):
     comparator: ComparatorName
     tf_adjust: bool = False
     group: str | None = None
+    shared_group: str | None = None
     options: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -99,11 +99,16 @@ class EntityMatchConfig(BaseModel):
 
 
 def _c(
-    name: str, fields: Sequence[str], comparator: str, tf: bool = False, group: str | None = None
+    name: str,
+    fields: Sequence[str],
+    comparator: str,
+    tf: bool = False,
+    group: str | None = None,
+    shared: str | None = None,
 ) -> ComparisonSpec:
     return ComparisonSpec.model_validate(
         {"name": name, "fields": tuple(fields), "comparator": comparator, "tf_adjust": tf,
-         "group": group}
+         "group": group, "shared_group": shared}
     )  # fmt: skip
 
 
@@ -115,8 +120,8 @@ def default_person_config() -> EntityMatchConfig:
     return EntityMatchConfig(
         comparisons=(
             _c("name", ["full_name"], "person_name", tf=True),
-            _c("email", ["email", "email2"], "email", tf=True),
-            _c("phone", ["mobile", "phone"], "phone", tf=True),
+            _c("email", ["email", "email2"], "email", tf=True, shared="organisation"),
+            _c("phone", ["mobile", "phone"], "phone", tf=True, shared="organisation"),
             _c("birth_date", ["birth_date"], "date"),
             _c("company", ["company_name"], "company_name", tf=True, group="organisation"),
             _c("email_domain", ["email", "email2"], "email_domain", tf=True, group="organisation"),
@@ -275,7 +280,8 @@ def weight_of(probability_: float) -> float:
 
 
 def comparison_groups(comparisons: Sequence[Comparison]) -> list[list[int]]:
-    """Indexes of comparisons pooled together: one list per ``group``, one per ungrouped comparison."""
+    """Indexes of comparisons pooled together: one list per ``group``, one per ungrouped comparison
+    (a group named only by a ``shared_group`` starts empty)."""
     named: dict[str, list[int]] = {}
     single: list[list[int]] = []
     for index, comparison in enumerate(comparisons):
@@ -283,19 +289,67 @@ def comparison_groups(comparisons: Sequence[Comparison]) -> list[list[int]]:
             named.setdefault(comparison.spec.group, []).append(index)
         else:
             single.append([index])
+    for comparison in comparisons:
+        if comparison.spec.shared_group:
+            named.setdefault(comparison.spec.shared_group, [])
     return single + list(named.values())
 
 
-def pool(contributions: FloatArray, groups: Sequence[Sequence[int]]) -> FloatArray:
+def group_names(comparisons: Sequence[Comparison]) -> dict[str, int]:
+    """Group name → its index in ``comparison_groups``."""
+    groups = comparison_groups(comparisons)
+    out: dict[str, int] = {}
+    for index, members in enumerate(groups):
+        if members and comparisons[members[0]].spec.group:
+            out[comparisons[members[0]].spec.group or ""] = index
+    named = [c.spec.group for c in comparisons if c.spec.group]
+    empty = [i for i, m in enumerate(groups) if not m]
+    shared = [c.spec.shared_group for c in comparisons if c.spec.shared_group]
+    for name, index in zip(
+        [g for g in dict.fromkeys(shared) if g not in named], empty, strict=False
+    ):
+        out[name or ""] = index
+    return out
+
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+def pool(
+    contributions: FloatArray,
+    groups: Sequence[Sequence[int]],
+    shared: Mapping[int, tuple[int, BoolArray]] | None = None,
+) -> FloatArray:
     """Total weight of rows of per-comparison contributions: summed across groups; within a group,
-    the strongest evidence for plus the strongest against (correlated evidence counts once)."""
+    the strongest evidence for plus the strongest against (correlated evidence counts once).
+
+    ``shared`` maps a comparison to (group index, rows where its value is shared by other entities):
+    in those rows it is pooled with that group instead of standing alone."""
+    shared = shared or {}
+    joining: dict[int, list[tuple[int, BoolArray]]] = {}
+    for c, (group, rows) in shared.items():
+        joining.setdefault(group, []).append((c, rows))
     total = np.zeros(contributions.shape[0])
-    for members in groups:
-        if len(members) == 1:
+    for index, members in enumerate(groups):
+        if len(members) == 1 and members[0] in shared:
+            c = members[0]
+            total += np.where(shared[c][1], 0.0, contributions[:, c])
+            continue
+        if len(members) == 1 and index not in joining:
             total += contributions[:, members[0]]
-        else:
+            continue
+        if members:
             block = contributions[:, list(members)]
-            total += np.maximum(block.max(axis=1), 0.0) + np.minimum(block.min(axis=1), 0.0)
+            best = np.maximum(block.max(axis=1), 0.0)
+            worst = np.minimum(block.min(axis=1), 0.0)
+        else:
+            best = np.zeros(contributions.shape[0])
+            worst = np.zeros(contributions.shape[0])
+        for c, rows in joining.get(index, []):
+            column = np.where(rows, contributions[:, c], 0.0)
+            best = np.maximum(best, column)
+            worst = np.minimum(worst, column)
+        total += best + worst
     return total
 
 
@@ -325,6 +379,12 @@ class Scorer:
         self.model = model
         self.comparisons = build_comparisons(config.comparisons)
         self.groups = comparison_groups(self.comparisons)
+        names = group_names(self.comparisons)
+        self.shared_groups: dict[int, int] = {
+            c: names[comparison.spec.shared_group]
+            for c, comparison in enumerate(self.comparisons)
+            if comparison.spec.shared_group and comparison.tf_levels
+        }
         self.prior_weight = weight_of(min(max(model.prior, 1e-300), 1 - 1e-12))
         self.weights: list[list[float]] = [
             monotone_weights([params.weight(level) for level in range(len(params.levels))])
@@ -345,24 +405,35 @@ class Scorer:
             return 0.0
         return min(math.log2(agree / frequency), self.config.tf_max_boost)
 
-    def _model_frequency(self, index: int, value: str | None) -> float:
+    def _model_holders(self, index: int, value: str | None) -> int:
+        """How many entities hold the value, as the model counted (1 for a value it did not keep)."""
         params = self.model.comparisons[index]
         if value is None or params.tf_total == 0:
+            return 0
+        return params.tf_common.get(value, 1)
+
+    def _frequency(self, index: int, holders: int) -> float:
+        params = self.model.comparisons[index]
+        if holders <= 0 or params.tf_total == 0:
             return 0.0
-        count = params.tf_common.get(value)
-        return count / params.tf_total if count else params.tf_rare
+        return holders / params.tf_total if holders >= 2 else params.tf_rare
 
     def score(self, a: Sequence[Any], b: Sequence[Any]) -> PairScore:
-        """Score two prepared records (``prepare``), with the model's term frequencies."""
+        """Score two prepared records (``prepare``), with the model's term frequencies. The stored
+        record's entity is one of a value's holders, the incoming record none yet."""
         levels = compare_prepared(self.comparisons, a, b)
         added: list[float] = []
+        shared: dict[int, tuple[int, BoolArray]] = {}
         for index, (comparison, level) in enumerate(zip(self.comparisons, levels, strict=True)):
             weight = self.weights[index][level]
             if level in comparison.tf_levels:
                 value = comparison.pair_tf_key(a[index], b[index], level)
-                weight += self.tf_adjustment(index, self._model_frequency(index, value))
+                holders = self._model_holders(index, value)
+                weight += self.tf_adjustment(index, self._frequency(index, holders))
+                if index in self.shared_groups and holders >= 2:
+                    shared[index] = (self.shared_groups[index], np.array([True]))
             added.append(weight)
-        total = self.prior_weight + float(pool(np.asarray([added]), self.groups)[0])
+        total = self.prior_weight + float(pool(np.asarray([added]), self.groups, shared)[0])
         return PairScore(
             total,
             probability(total),
@@ -386,14 +457,25 @@ class Scorer:
         return out
 
     def batch_weights(
-        self, levels: LevelArray, tf_frequencies: FloatArray, chunk: int = 1_000_000
+        self,
+        levels: LevelArray,
+        tf_frequencies: FloatArray,
+        shared: Mapping[int, BoolArray] | None = None,
+        chunk: int = 1_000_000,
     ) -> FloatArray:
-        """Weights of many compared pairs at once, in chunks to bound memory."""
+        """Weights of many compared pairs at once, in chunks to bound memory. ``shared``: per
+        comparison with a ``shared_group``, the pairs whose agreed value other entities hold too."""
         total = np.empty(len(levels), dtype=np.float64)
+        shared = shared or {}
         for start in range(0, len(levels), chunk):
             stop = start + chunk
             added = self.contributions(levels[start:stop], tf_frequencies[start:stop])
-            total[start:stop] = self.prior_weight + pool(added, self.groups)
+            rows = {
+                c: (group, shared[c][start:stop])
+                for c, group in self.shared_groups.items()
+                if c in shared
+            }
+            total[start:stop] = self.prior_weight + pool(added, self.groups, rows)
         return total
 
 
@@ -433,17 +515,18 @@ class ValueCounts:
         found = self.hashes[at] == hashes
         return np.where(found, self.counts[at], 0)
 
-    def frequency(self, hashes: IntArray, holders_in_pair: IntArray | None = None) -> FloatArray:
-        """Relative frequency of each value among holders other than the pair being scored.
+    def holders(self, hashes: IntArray, holders_in_pair: IntArray) -> IntArray:
+        """Holders of each value counting the pair being scored as one: ``holders_in_pair`` (1 when
+        its two records are already one holder, else 2) is taken off and one added back."""
+        counts = self.lookup(hashes)
+        return np.where(counts > 0, np.maximum(counts - holders_in_pair + 1, 1), 0)
 
-        ``holders_in_pair`` (1 when the pair's two records are already one holder, else 2) is taken
-        off the count and the pair counted back as one holder: how common the value is apart from
-        these two records. A value no one else holds gets the Good–Turing singleton frequency."""
-        counts = self.lookup(hashes).astype(np.float64)
+    def frequency(self, holders: IntArray) -> FloatArray:
+        """Relative frequency for a number of holders; a value held by one (the pair alone) gets
+        the Good–Turing singleton frequency."""
         if not self.total:
-            return np.zeros(len(hashes))
-        if holders_in_pair is not None:
-            counts = np.where(counts > 0, np.maximum(counts - holders_in_pair + 1, 1), 0)
+            return np.zeros(len(holders))
+        counts = holders.astype(np.float64)
         return np.where(counts >= 2, counts / self.total, np.where(counts == 1, self.singleton, 0.0))
 
     def agreement_probability(self) -> float:
@@ -832,7 +915,8 @@ class Trainer:
         self.m, self.sessions = self._em(u)
         self.u = u
         provisional = self._model(prior=0.5)
-        weights = Scorer(self.config, provisional).batch_weights(self.levels, self._frequencies())
+        frequencies, shared = self._frequencies()
+        weights = Scorer(self.config, provisional).batch_weights(self.levels, frequencies, shared)
         self._without_prior = weights - weight_of(0.5)
         n = len(self.batch)
         start = self.prior if self.prior is not None else min(0.5, 1.0 / n)
@@ -869,17 +953,23 @@ class Trainer:
         ]
         return m, sessions
 
-    def _frequencies(self) -> FloatArray:
+    def _frequencies(self) -> tuple[FloatArray, dict[int, BoolArray]]:
+        """Per pair, the relative frequency of the agreed value and, for comparisons with a
+        ``shared_group``, whether other entities hold it too."""
         frequencies = np.zeros(self.tf_hashes.shape, dtype=np.float64)
+        shared: dict[int, BoolArray] = {}
         for c, comparison in enumerate(self.comparisons):
             if not comparison.tf_levels:
                 continue
             column = self.tf_hashes[:, c]
             present = column != 0
-            frequencies[present, c] = self.counts[c].frequency(
-                column[present], self.holders_in_pair[present]
-            )
-        return frequencies
+            holders = self.counts[c].holders(column[present], self.holders_in_pair[present])
+            frequencies[present, c] = self.counts[c].frequency(holders)
+            if comparison.spec.shared_group:
+                rows = np.zeros(len(column), dtype=bool)
+                rows[present] = holders >= 2
+                shared[c] = rows
+        return frequencies, shared
 
     def _model(self, prior: float) -> ScorerModel:
         assert self.m is not None

@@ -90,7 +90,7 @@ class DingTalk(_SealedCallback):
     ``{"encrypt": ...}``; the reply must be a freshly sealed ``"success"`` or DingTalk retries."""
 
     scheme = "dingtalk"
-    methods = ("POST",)
+    methods: tuple[str, ...] = ("POST",)
 
     def verify(self, request: IncomingRequest) -> Verdict:
         q = request.query
@@ -145,11 +145,15 @@ class WeCom(_SealedCallback):
     echostr, nothing else); ``POST`` with ``<xml>...<Encrypt>`` delivers an event (reply: empty)."""
 
     scheme = "wecom"
-    methods = ("GET", "POST")
+    methods: tuple[str, ...] = ("GET", "POST")
 
     def verify(self, request: IncomingRequest) -> Verdict:
         q = request.query
-        signature, stamp, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+        signature, stamp, nonce = (
+            q.get("msg_signature", ""),
+            q.get("timestamp", ""),
+            q.get("nonce", ""),
+        )
         if request.method == "GET":
             opened = self._open(request, signature, stamp, nonce, q.get("echostr", ""))
             if isinstance(opened, Rejected):
@@ -178,7 +182,7 @@ class Feishu:
     """
 
     scheme = "feishu"
-    methods = ("POST",)
+    methods: tuple[str, ...] = ("POST",)
 
     def __init__(
         self,
@@ -209,7 +213,9 @@ class Feishu:
         if payload.get("type") == "url_verification":
             if not self._token_matches(payload):
                 return Rejected(401, "wrong verification token")
-            return Handshake(json_reply({"challenge": payload.get("challenge", "")}), "url_verification")
+            return Handshake(
+                json_reply({"challenge": payload.get("challenge", "")}), "url_verification"
+            )
         if self._key is not None:
             refused = self._check_signature(request)
             if refused is not None:

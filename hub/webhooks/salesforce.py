@@ -51,7 +51,7 @@ _SESSION_ID = re.compile(r"<((?:[A-Za-z_][\w.-]*:)?SessionId)(\s[^>]*)?>[^<]*</\
 
 class SalesforceOutbound:
     scheme = "salesforce_outbound"
-    methods = ("POST",)
+    methods: tuple[str, ...] = ("POST",)
 
     def __init__(self, system: str, organization_id: str) -> None:
         self._system = system

@@ -44,12 +44,14 @@ _HEX_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
 
 def _compact(value: Any, sort_keys: bool = False) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys).encode()
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys
+    ).encode()
 
 
 class HubSpotV3:
     scheme = "hubspot_v3"
-    methods = ("POST",)
+    methods: tuple[str, ...] = ("POST",)
 
     def __init__(self, system: str, client_secret: str, tolerance_seconds: float) -> None:
         self._system = system
@@ -83,11 +85,17 @@ class HubSpotV3:
             events = json.loads(text)
         except ValueError:
             events = None
-        if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
+        if (
+            not isinstance(events, list)
+            or not events
+            or not all(isinstance(e, dict) for e in events)
+        ):
             # Authentic but not a batch of events: kept whole, for the worker to dead-letter and a
             # person to read (nothing a sender signed is dropped).
             key = hashed_key("hubspot-body", [request.body])
-            return [Delivery(self._system, self.scheme, key, request.body, "application/json", headers)]
+            return [
+                Delivery(self._system, self.scheme, key, request.body, "application/json", headers)
+            ]
         deliveries = []
         for event in events:
             identity = {k: v for k, v in event.items() if k != "attemptNumber"}
@@ -112,7 +120,7 @@ def hmac_signature(secret: bytes, timestamp: str, body: bytes) -> str:
 
 class HmacSha256:
     scheme = "hmac_sha256"
-    methods = ("POST",)
+    methods: tuple[str, ...] = ("POST",)
 
     def __init__(self, system: str, secret: str, tolerance_seconds: float) -> None:
         self._system = system
@@ -126,7 +134,9 @@ class HmacSha256:
         stamp = request.headers.get("x-huitong-timestamp", "")
         match = _HEX_SIGNATURE.fullmatch(request.headers.get("x-huitong-signature", "").strip())
         if not stamp or not match:
-            return Rejected(401, "missing X-Huitong-Timestamp or X-Huitong-Signature (sha256=<hex>)")
+            return Rejected(
+                401, "missing X-Huitong-Timestamp or X-Huitong-Signature (sha256=<hex>)"
+            )
         if not stamp.isdigit() or len(stamp) > 12:
             return Rejected(401, "X-Huitong-Timestamp is not epoch seconds")
         if not is_fresh(float(stamp), request.now, self._tolerance):
@@ -163,7 +173,9 @@ class SalesforceCdcHmac(HmacSha256):
             return super()._deliveries(request, delivery_id)
         headers = kept_headers(request.headers)
         return [
-            Delivery(self._system, self.scheme, str(key), _compact(event), "application/json", headers)
+            Delivery(
+                self._system, self.scheme, str(key), _compact(event), "application/json", headers
+            )
             for key, event in zip(keys, events, strict=True)
         ]
 

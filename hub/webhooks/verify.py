@@ -42,10 +42,14 @@ def build_verifier(system: str, settings: WebhookSettings) -> Verifier:
     if scheme == "salesforce_outbound":
         return SalesforceOutbound(system, settings.organization_id or "")
     if scheme in ("dingtalk", "wecom"):
-        crypt = MsgCrypt(secret(settings.secret), secret(settings.aes_key), settings.receive_id or "")
+        crypt = MsgCrypt(
+            secret(settings.secret), secret(settings.aes_key), settings.receive_id or ""
+        )
         return (DingTalk if scheme == "dingtalk" else WeCom)(system, crypt, tolerance)
     if scheme == "feishu":
         key = secret(settings.secret) if settings.secret is not None else None
-        token = secret(settings.verification_token) if settings.verification_token is not None else None
+        token = (
+            secret(settings.verification_token) if settings.verification_token is not None else None
+        )
         return Feishu(system, key, token, tolerance)
     raise ValueError(f"unknown webhook scheme {scheme!r}")
