@@ -186,7 +186,9 @@ class Applier:
             golden.deleted = all(s.deleted for s in cluster)
             changes = diff(before, golden.fields)
             conflicts = (
-                [] if echo else self.survivorship.conflicts(entity, source, held, cluster, golden.fields)
+                []
+                if echo
+                else self.survivorship.conflicts(entity, source, held, cluster, golden.fields)
             )
             if changes or cid in new_goldens:
                 golden.version += 1

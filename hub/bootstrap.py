@@ -21,8 +21,8 @@ from pydantic import SecretStr
 
 from hub.dispatcher import Dispatcher
 from hub.engine import SyncEngine, init_map_worker
-from hub.outbox import WritePlanner, WriteTarget
 from hub.errors import ConfigError
+from hub.outbox import WritePlanner, WriteTarget
 from hub.ports import Connector, Reporter
 from hub.settings import Settings, load_settings
 from mappings.mapper import Mapper
@@ -61,7 +61,13 @@ class Hub:
                 initargs=(self.mappers,),
             )
         return SyncEngine(
-            self.settings, self.store, self.connectors, self.mappers, reporter, self.map_pool, self.planner()
+            self.settings,
+            self.store,
+            self.connectors,
+            self.mappers,
+            reporter,
+            self.map_pool,
+            self.planner(),
         )
 
     def planner(self) -> WritePlanner:
@@ -148,3 +154,27 @@ def open_store(config_path: Path) -> tuple[Settings, SqlStore]:
     """Only the settings and the store: for commands that read state and touch no system."""
     settings = load_settings(config_path)
     return settings, SqlStore(database_url(settings, config_path.resolve().parent))
+
+
+def run_scheduled(config_path: str, schedule_name: str) -> str:
+    """The scheduler's job: open the hub, run one scheduled job, send its writes, close.
+
+    A plain importable function so APScheduler can keep a reference to it in its job store."""
+    hub = open_hub(Path(config_path))
+    try:
+        schedule = hub.settings.schedules[schedule_name]
+        systems = schedule.systems or None
+        if schedule.job == "reconcile":
+            from hub.reconcile import Reconciler
+
+            summary = Reconciler(
+                hub.settings, hub.store, hub.connectors, hub.mappers, hub.planner()
+            ).run(systems, trigger=f"schedule:{schedule_name}")
+        else:
+            summary = hub.engine().sync(
+                systems, full=schedule.job == "full", trigger=f"schedule:{schedule_name}"
+            )
+        hub.dispatcher().dispatch()
+        return summary.run_id
+    finally:
+        hub.close()

@@ -52,7 +52,8 @@ runs_app = typer.Typer(
 )
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 dlq_app = typer.Typer(
-    help="Dead letters: writes that failed for good. List, show, replay, discard.", no_args_is_help=True
+    help="Dead letters: writes that failed for good. List, show, replay, discard.",
+    no_args_is_help=True,
 )
 app.add_typer(runs_app, name="runs")
 app.add_typer(audit_app, name="audit")
@@ -164,8 +165,12 @@ def check(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fal
 @app.command()
 def sync(
     config: ConfigOption = Path("huitong.yaml"),
-    system: Annotated[list[str] | None, typer.Option("--system", "-s", help="Only these systems.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Read everything, ignoring cursors.")] = False,
+    system: Annotated[
+        list[str] | None, typer.Option("--system", "-s", help="Only these systems.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read everything, ignoring cursors.")
+    ] = False,
     dispatch: Annotated[
         bool, typer.Option("--dispatch/--no-dispatch", help="Send queued writes after reading.")
     ] = True,
@@ -179,7 +184,9 @@ def sync(
         hub = open_hub(config)
         unknown = [s for s in system or [] if s not in hub.settings.systems]
         if unknown:
-            raise ConfigError(f"--system {', '.join(unknown)}: not in the configuration", str(config))
+            raise ConfigError(
+                f"--system {', '.join(unknown)}: not in the configuration", str(config)
+            )
     with progress_bar(err) as progress:
         summary = hub.engine(RichReporter(progress)).sync(system, full=full)
     sent = hub.dispatcher().dispatch() if dispatch else None
@@ -341,6 +348,8 @@ def runs_show(
         _print_json(data)
         return
     out.print(f"run {run.id}: {run.kind}, {run.status}, started {run.started_at.isoformat()}")
+    if run.report:
+        out.print_json(data=run.report)
     if run.error:
         out.print(f"[red]{run.error}[/red]")
     for key, value in sorted(run.counts.items()):
@@ -393,6 +402,102 @@ def explain(
         _print_json(data)
         return
     explain_mod.render(out, data)
+
+
+@app.command()
+def reconcile(
+    config: ConfigOption = Path("huitong.yaml"),
+    system: Annotated[
+        list[str] | None, typer.Option("--system", "-s", help="Only these systems.")
+    ] = None,
+    dispatch: Annotated[
+        bool, typer.Option("--dispatch/--no-dispatch", help="Send the repair writes at once.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare every system with the golden records and the xref, repair drift, and report."""
+    from hub.bootstrap import open_hub
+    from hub.reconcile import Reconciler
+
+    with _config_errors():
+        hub = open_hub(config)
+    with progress_bar(err) as progress:
+        reconciler = Reconciler(hub.settings, hub.store, hub.connectors, hub.mappers, hub.planner())
+        reconciler.engine.reporter = RichReporter(progress)
+        summary = reconciler.run(system)
+    sent = hub.dispatcher().dispatch() if dispatch else None
+    run = hub.store.run(summary.run_id)
+    hub.close()
+    report = (run.report if run else None) or {}
+    if as_json:
+        _print_json({"run_id": summary.run_id, "status": summary.status, "counts": dict(summary.counts),
+                     "writes": dict(sent.counts) if sent else {}, "report": report})  # fmt: skip
+    else:
+        out.print(f"reconcile {summary.run_id}: {summary.status}")
+        for system_name, objects in report.get("systems", {}).items():
+            for obj, found in objects.items():
+                if isinstance(found, dict):
+                    out.print(f"  {system_name}/{obj}: read {found['read']:,}, applied "
+                              f"{found['new_or_changed_applied']:,} missed changes, "
+                              f"{found['deleted_in_system']:,} deleted there without notice")  # fmt: skip
+        for target, found in report.get("writes", {}).items():
+            out.print(f"  {target}: {found['writes_queued']:,} repair writes queued")
+        for item in report.get("needs_a_person", []):
+            out.print(f"  [yellow]needs a person[/yellow]: {item['canonical_id']} has "
+                      f"{len(item['records'])} records in {item['system']}/{item['object']}: "
+                      f"{', '.join(item['records'])}")  # fmt: skip
+        if sent and sent.counts:
+            out.print(
+                "writes sent: " + ", ".join(f"{k} {v:,}" for k, v in sorted(sent.counts.items()))
+            )
+    raise typer.Exit(_exit_for(summary.status))
+
+
+@app.command()
+def worker(
+    config: ConfigOption = Path("huitong.yaml"),
+    poll: Annotated[float, typer.Option(help="Seconds between passes over the queues.")] = 1.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass, then exit (for cron and tests).")
+    ] = False,
+) -> None:
+    """Run the schedules (when this worker is the leader) and send queued writes, until stopped.
+
+    Start as many workers as you like on PostgreSQL: they share the queues, and one of them at a
+    time runs the schedules; another takes over when it stops."""
+    import signal
+    import threading
+
+    from hub.bootstrap import database_url, open_hub
+    from hub.scheduler import HubScheduler
+
+    with _config_errors():
+        hub = open_hub(config)
+        scheduler = HubScheduler(
+            hub.settings, database_url(hub.settings, config.resolve().parent), config.resolve()
+        )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    leader = False
+    dispatcher = hub.dispatcher()
+    try:
+        while not stop.is_set():
+            if not leader and hub.settings.schedules:
+                leader = scheduler.start()
+                if leader:
+                    err.print("this worker runs the schedules")
+            sent = dispatcher.dispatch(max_batches=10)
+            if sent.counts:
+                err.print(
+                    "writes: " + ", ".join(f"{k} {v}" for k, v in sorted(sent.counts.items()))
+                )
+            if once:
+                break
+            stop.wait(poll)
+    finally:
+        scheduler.shutdown(wait=True)
+        hub.close()
 
 
 @app.command()
@@ -529,11 +634,14 @@ def _dlq_act(config: Path, item_ids: list[int], action: str) -> None:
     from hub.audit import AuditEvent
 
     store = _dlq_store(config)
-    done, missing = [], []
+    done: list[int] = []
+    missing: list[int] = []
     with store.transaction() as tx:
         for item_id in item_ids:
             item = tx.outbox_item(item_id)
-            ok = item is not None and (tx.requeue(item_id) if action == "replay" else tx.discard(item_id))
+            ok = item is not None and (
+                tx.requeue(item_id) if action == "replay" else tx.discard(item_id)
+            )
             (done if ok else missing).append(item_id)
             if ok and item is not None:
                 event = AuditEvent(

@@ -10,9 +10,9 @@ upsert by an external id that carries the canonical id, so the second send creat
 
 from __future__ import annotations
 
+import os
 import random
 import socket
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,14 +74,18 @@ class Dispatcher:
             delay = max(delay, hint)
         return self.clock() + timedelta(seconds=delay)
 
-    def dispatch(self, systems: Sequence[str] | None = None, max_batches: int | None = None) -> DispatchSummary:
+    def dispatch(
+        self, systems: Sequence[str] | None = None, max_batches: int | None = None
+    ) -> DispatchSummary:
         summary = DispatchSummary()
         for system in systems or list(self.connectors):
             connector = self.connectors[system]
             batches = 0
             while max_batches is None or batches < max_batches:
                 with self.store.transaction() as tx:
-                    items = tx.claim_writes(system, connector.limits.batch_size, self.worker, self.lease)
+                    items = tx.claim_writes(
+                        system, connector.limits.batch_size, self.worker, self.lease
+                    )
                 if not items:
                     break
                 batches += 1
@@ -92,13 +96,16 @@ class Dispatcher:
                     break
         return summary
 
-    def _send(self, connector: Connector, system: str, items: list[Any], summary: DispatchSummary) -> None:
+    def _send(
+        self, connector: Connector, system: str, items: list[Any], summary: DispatchSummary
+    ) -> None:
         by_object: dict[str, list[Any]] = defaultdict(list)
         for item in items:
             by_object[item.object].append(item)
         for obj, group in by_object.items():
             writes = [
-                Write(WriteOp(i.op), obj, i.canonical_id, dict(i.payload), i.external_id) for i in group
+                Write(WriteOp(i.op), obj, i.canonical_id, dict(i.payload), i.external_id)
+                for i in group
             ]
             try:
                 results = connector.write(obj, writes)
@@ -112,10 +119,14 @@ class Dispatcher:
                 self._retry_all(group, f"{type(exc).__name__}: {exc}", summary, None)
                 raise
             if len(results) != len(group):
-                raise FatalError(f"{system}: connector returned {len(results)} results for {len(group)} writes")
+                raise FatalError(
+                    f"{system}: connector returned {len(results)} results for {len(group)} writes"
+                )
             self._settle(system, group, results, summary)
 
-    def _settle(self, system: str, group: list[Any], results: list[WriteResult], summary: DispatchSummary) -> None:
+    def _settle(
+        self, system: str, group: list[Any], results: list[WriteResult], summary: DispatchSummary
+    ) -> None:
         events: list[AuditEvent] = []
         with self.store.transaction() as tx:
             for item, result in zip(group, results, strict=True):
@@ -132,7 +143,9 @@ class Dispatcher:
                         )
                     )  # fmt: skip
                 elif result.retriable and item.attempts + 1 < self.max_attempts:
-                    tx.settle_retry(item, result.error or "retriable failure", self.backoff(item.attempts))
+                    tx.settle_retry(
+                        item, result.error or "retriable failure", self.backoff(item.attempts)
+                    )
                     summary.counts["retried"] += 1
                 else:
                     reason = result.error or "failed"
@@ -146,7 +159,9 @@ class Dispatcher:
                     )  # fmt: skip
             tx.append_audit(events)
 
-    def _retry_all(self, group: list[Any], error: str, summary: DispatchSummary, hint: float | None) -> None:
+    def _retry_all(
+        self, group: list[Any], error: str, summary: DispatchSummary, hint: float | None
+    ) -> None:
         with self.store.transaction() as tx:
             for item in group:
                 if item.attempts + 1 >= self.max_attempts:

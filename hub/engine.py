@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from hub.apply import Applier
 from hub.errors import HuitongError
 from hub.golden import Survivorship
-from hub.outbox import WritePlanner
 from hub.ids import new_run_id
 from hub.model import Candidate
+from hub.outbox import WritePlanner
 from hub.ports import Connector, NullReporter, Rejection, Reporter, SourceRecord, StoreTransaction
 from hub.settings import Settings
 
@@ -37,7 +37,13 @@ class EngineStore(Protocol):
         self, run_id: str, kind: str, systems: Sequence[str], trigger: str = "cli"
     ) -> None: ...
 
-    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None: ...
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        report: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -116,8 +122,15 @@ class SyncEngine:
         return summary
 
     def _sync_object(
-        self, system: str, obj: str, full: bool, applier: Applier, summary: RunSummary
+        self,
+        system: str,
+        obj: str,
+        full: bool,
+        applier: Applier,
+        summary: RunSummary,
+        seen: set[str] | None = None,
     ) -> None:
+        """Read one object into the hub; ``seen`` collects every external id the read returned."""
         connector = self.connectors[system]
         key = (system, obj)
         with self.store.transaction() as tx:
@@ -127,6 +140,9 @@ class SyncEngine:
         chunks = batched(connector.read(obj, since), self.settings.hub.batch_size)
         for chunk, records, mapped in self._mapped(key, chunks):
             rejections = [item for item in chunk if isinstance(item, Rejection)]
+            if seen is not None:
+                seen.update(r.external_id for r in records)
+                seen.update(r.external_id for r in rejections if r.external_id)
             candidates: list[Candidate] = []
             for item in mapped:
                 if isinstance(item, Rejection):

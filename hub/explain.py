@@ -22,6 +22,7 @@ def run_to_dict(run: Any) -> dict[str, Any]:
         "status": run.status,
         "counts": run.counts,
         "error": run.error,
+        "report": run.report,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }

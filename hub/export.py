@@ -44,8 +44,10 @@ def export_rows(
                 }
                 known = tx.external_ids_of(system, targets) if targets else {}
 
-                def resolve(obj: str, canonical_id: str) -> str | None:
-                    ref: RecordRef | None = known.get((obj, canonical_id))
+                def resolve(
+                    obj: str, canonical_id: str, known: dict[tuple[str, str], RecordRef] = known
+                ) -> str | None:
+                    ref = known.get((obj, canonical_id))
                     return ref.external_id if ref else canonical_id
 
                 for golden in page:

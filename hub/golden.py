@@ -131,7 +131,9 @@ class Survivorship:
             for name, value in only.values.items():
                 if value is None or value == "" or name in pinned:
                     continue
-                golden[name] = GoldenValue(value, ref, times.get(name, default), self._rule(entity, name)[0])
+                golden[name] = GoldenValue(
+                    value, ref, times.get(name, default), self._rule(entity, name)[0]
+                )
         else:
             by_field: dict[str, list[StoredSource]] = {}
             for source in live:
@@ -237,7 +239,12 @@ def diff(
     shown: dict[RecordRef, str] = {}
     for name in names:
         old, new = before.get(name), after.get(name)
-        if old is not None and new is not None and old.value == new.value and old.source == new.source:
+        if (
+            old is not None
+            and new is not None
+            and old.value == new.value
+            and old.source == new.source
+        ):
             continue
         src = None
         if new is not None and new.source is not None:

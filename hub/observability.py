@@ -38,6 +38,7 @@ _SECRET_KEY = re.compile(
 _SIZED_KEYS = {"body", "payload", "raw", "content"}
 _MAX_TEXT = 1000
 _handler: logging.Handler | None = None
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def _mask(key: str, value: Any) -> Any:
@@ -101,6 +102,10 @@ def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     _handler = handler
+    for name in _SERVER_LOGGERS:  # uvicorn's own set-up would print plain text beside the JSON
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
 
 
 def reset_logging() -> None:

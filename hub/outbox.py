@@ -48,16 +48,22 @@ class PlannedWrite:
 
 
 class OutboxTransaction(Protocol):
-    def system_writes(self, system: str, obj: str, canonical_ids: Iterable[str]) -> dict[str, str]: ...
+    def system_writes(
+        self, system: str, obj: str, canonical_ids: Iterable[str]
+    ) -> dict[str, str]: ...
 
-    def external_ids_of(self, system: str, canonical_ids: Iterable[str]) -> dict[tuple[str, str], RecordRef]: ...
+    def external_ids_of(
+        self, system: str, canonical_ids: Iterable[str]
+    ) -> dict[tuple[str, str], RecordRef]: ...
 
     def enqueue_writes(self, writes: Sequence[PlannedWrite], run_id: str | None) -> None: ...
 
 
 def fingerprint(values: Mapping[str, Any], fields: Sequence[str]) -> str:
     chosen = {name: values.get(name) for name in fields if values.get(name) not in (None, "")}
-    return hashlib.blake2b(orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16).hexdigest()
+    return hashlib.blake2b(
+        orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16
+    ).hexdigest()
 
 
 class WritePlanner:
@@ -86,8 +92,12 @@ class WritePlanner:
         changed: Sequence[GoldenRecord],
         sources: Mapping[str, Sequence[StoredSource]],
         run_id: str | None,
+        verify: bool = False,
     ) -> int:
-        """Queue the writes ``changed`` golden records need; returns how many were queued."""
+        """Queue the writes ``changed`` golden records need; returns how many were queued.
+
+        ``verify`` (reconciliation) trusts only what the target's own records say, not what the hub
+        remembers writing: a value changed there behind the hub's back is written again."""
         planned: list[PlannedWrite] = []
         for target in self.targets:
             relevant = [g for g in changed if g.entity_type is target.entity]
@@ -97,7 +107,10 @@ class WritePlanner:
             ids = [g.canonical_id for g in relevant]
             already = tx.system_writes(target.system, target.object, ids)
             refs = {
-                gv.value for g in relevant for name, gv in g.fields.items() if name.endswith("_id") and gv.value
+                gv.value
+                for g in relevant
+                for name, gv in g.fields.items()
+                if name.endswith("_id") and gv.value
             }
             known = tx.external_ids_of(target.system, [*ids, *refs])
 
@@ -116,12 +129,14 @@ class WritePlanner:
                     continue
                 values = golden.values()
                 print_ = fingerprint(values, fields)
-                if already.get(golden.canonical_id) == print_:
+                if not verify and already.get(golden.canonical_id) == print_:
                     continue  # the hub wrote exactly this before
                 own = [
                     s
                     for s in sources.get(golden.canonical_id, [])
-                    if s.ref.system == target.system and s.ref.object == target.object and not s.deleted
+                    if s.ref.system == target.system
+                    and s.ref.object == target.object
+                    and not s.deleted
                 ]
                 if own and all(fingerprint(s.values, fields) == print_ for s in own):
                     continue  # the target already holds these values: nothing to tell it

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import orjson
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from hub import normalize as n
@@ -27,7 +27,9 @@ _TRUE = {"1", "true", "yes", "y", "t", "是", "已删除", "deleted", "x"}
 
 def _fingerprint(raw: Mapping[str, Any], deleted: bool, spec_print: str) -> str:
     digest = hashlib.blake2b(f"{spec_print}|{int(deleted)}|".encode(), digest_size=16)
-    digest.update(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str))
+    digest.update(
+        orjson.dumps(raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    )
     return digest.hexdigest()
 
 
@@ -80,7 +82,6 @@ class Mapper:
         issues: list[str] = []
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
-        origin: dict[str, str] = {}
         for target, fmap, read in self._readers:
             value = self._read_one(fmap, read, raw)
             if value is None:

@@ -77,7 +77,9 @@ class OutboxOps:
         for start in range(0, len(ids), 500):
             rows = self.conn.execute(
                 sa.select(t.c.canonical_id, t.c.fingerprint).where(
-                    t.c.system == system, t.c.object == obj, t.c.canonical_id.in_(ids[start : start + 500])
+                    t.c.system == system,
+                    t.c.object == obj,
+                    t.c.canonical_id.in_(ids[start : start + 500]),
                 )
             )
             found.update({cid: fp for cid, fp in rows})
@@ -114,7 +116,9 @@ class OutboxOps:
                 )
             )  # fmt: skip
 
-    def claim_writes(self, system: str, limit: int, worker: str, lease: timedelta) -> list[OutboxItem]:
+    def claim_writes(
+        self, system: str, limit: int, worker: str, lease: timedelta
+    ) -> list[OutboxItem]:
         now = _now()
         t = outbox
         due = sa.or_(
@@ -140,19 +144,31 @@ class OutboxOps:
         self.conn.execute(
             sa.update(outbox)
             .where(outbox.c.id == item.id)
-            .values(status="done", external_id=external_id, lease_until=None, last_error=None, updated_at=now)
+            .values(
+                status="done",
+                external_id=external_id,
+                lease_until=None,
+                last_error=None,
+                updated_at=now,
+            )
         )
         sw = system_writes
         if item.op == "delete":
             self.conn.execute(
                 sa.delete(sw).where(
-                    sw.c.system == item.system, sw.c.object == item.object, sw.c.canonical_id == item.canonical_id
+                    sw.c.system == item.system,
+                    sw.c.object == item.object,
+                    sw.c.canonical_id == item.canonical_id,
                 )
             )
             return
         changed = self.conn.execute(
             sa.update(sw)
-            .where(sw.c.system == item.system, sw.c.object == item.object, sw.c.canonical_id == item.canonical_id)
+            .where(
+                sw.c.system == item.system,
+                sw.c.object == item.object,
+                sw.c.canonical_id == item.canonical_id,
+            )
             .values(fingerprint=item.fingerprint, external_id=external_id, written_at=now)
         )
         if not changed.rowcount:
@@ -165,7 +181,9 @@ class OutboxOps:
         if external_id:
             known = self.conn.execute(
                 sa.select(xref.c.canonical_id).where(
-                    xref.c.system == item.system, xref.c.object == item.object, xref.c.external_id == external_id
+                    xref.c.system == item.system,
+                    xref.c.object == item.object,
+                    xref.c.external_id == external_id,
                 )
             ).first()
             if known is None:
@@ -198,7 +216,9 @@ class OutboxOps:
             )
         )  # fmt: skip
 
-    def outbox_items(self, status: str, limit: int = 100, system: str | None = None) -> list[OutboxItem]:
+    def outbox_items(
+        self, status: str, limit: int = 100, system: str | None = None
+    ) -> list[OutboxItem]:
         t = outbox
         query = sa.select(t).where(t.c.status == status).order_by(t.c.id).limit(limit)
         if system:

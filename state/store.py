@@ -83,6 +83,7 @@ class RunRow:
     status: str
     counts: dict[str, int]
     error: str | None
+    report: dict[str, Any] | None
     started_at: datetime
     finished_at: datetime | None
 
@@ -422,6 +423,41 @@ class SqlTransaction(OutboxOps):
         )
         return [str(r[0]) for r in rows]
 
+    def live_external_ids(self, system: str, obj: str) -> set[str]:
+        t = source_records
+        rows = self.conn.execute(
+            sa.select(t.c.external_id).where(
+                t.c.system == system, t.c.object == obj, t.c.deleted.is_(sa.false())
+            )
+        )
+        return {r[0] for r in rows}
+
+    def duplicates_within_systems(
+        self, systems: Sequence[str], limit: int = 50
+    ) -> list[tuple[str, str, str, list[str]]]:
+        """Golden records linked to more than one live record of the same system × object."""
+        t = source_records
+        groups = self.conn.execute(
+            sa.select(t.c.canonical_id, t.c.system, t.c.object)
+            .where(t.c.system.in_(list(systems)), t.c.deleted.is_(sa.false()))
+            .group_by(t.c.canonical_id, t.c.system, t.c.object)
+            .having(sa.func.count() > 1)
+            .order_by(t.c.canonical_id)
+            .limit(limit)
+        ).all()
+        found = []
+        for cid, system, obj in groups:
+            ids = self.conn.execute(
+                sa.select(t.c.external_id).where(
+                    t.c.canonical_id == cid,
+                    t.c.system == system,
+                    t.c.object == obj,
+                    t.c.deleted.is_(sa.false()),
+                )
+            ).scalars()
+            found.append((cid, system, obj, sorted(ids)))
+        return found
+
     def iter_goldens(self, entity: EntityType, batch: int = 1000) -> Iterator[GoldenRecord]:
         t = golden_records
         last = ""
@@ -616,12 +652,23 @@ class SqlStore:
                 )
             )
 
-    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        report: dict[str, Any] | None = None,
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 sa.update(runs)
                 .where(runs.c.id == run_id)
-                .values(status=status, error=error, finished_at=_now())
+                .values(
+                    status=status,
+                    error=error,
+                    finished_at=_now(),
+                    report=_json(report) if report is not None else None,
+                )
             )
 
     def runs(self, limit: int = 20) -> list[RunRow]:
@@ -644,6 +691,7 @@ class SqlStore:
             status=r.status,
             counts=json.loads(r.counts),
             error=r.error,
+            report=json.loads(r.report) if r.report else None,
             started_at=_utc(r.started_at),
             finished_at=_utc(r.finished_at) if r.finished_at else None,
         )

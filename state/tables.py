@@ -119,6 +119,7 @@ runs = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("counts", sa.Text, nullable=False, server_default="{}"),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("report", sa.Text, nullable=True),  # a reconcile run's findings and repairs (JSON)
     sa.Column("started_at", Moment, nullable=False, index=True),
     sa.Column("finished_at", Moment, nullable=True),
 )
@@ -181,7 +182,12 @@ audit_head = sa.Table(
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("object", sa.String(128), nullable=False),
     sa.Column("canonical_id", sa.String(32), nullable=False),
@@ -189,7 +195,9 @@ outbox = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),  # the system's fields (JSON)
     sa.Column("fingerprint", sa.String(32), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=True),
-    sa.Column("status", sa.String(12), nullable=False),  # pending | inflight | done | dead | discarded
+    sa.Column(
+        "status", sa.String(12), nullable=False
+    ),  # pending | inflight | done | dead | discarded
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", Moment, nullable=False),
     sa.Column("lease_until", Moment, nullable=True),

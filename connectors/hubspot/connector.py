@@ -145,7 +145,7 @@ class HubSpotConnector:
         if not self.settings.tombstones:
             return
         for item in list_all(self.client, api_type, properties, archived=True):
-            archived_ms = ms_of(getattr(item, "archived_at", None))
+            archived_ms = ms_of(item.get("archivedAt"))
             if start is not None and archived_ms is not None and archived_ms < start.ms:
                 continue
             record = self._record(obj, item)
@@ -167,10 +167,11 @@ class HubSpotConnector:
             held.cursor = horizon.encode()
             yield held
 
-    def _record(self, obj: str, item: Any) -> SourceRecord:
-        properties = dict(item.properties or {})
-        fields: dict[str, Any] = {k: v for k, v in properties.items()}
-        fields.setdefault("hs_object_id", str(item.id))
+    def _record(self, obj: str, item: dict[str, Any]) -> SourceRecord:
+        object_id = str(item["id"])
+        properties = dict(item.get("properties") or {})
+        fields: dict[str, Any] = dict(properties)
+        fields.setdefault("hs_object_id", object_id)
         owner_id = properties.get("hubspot_owner_id")
         if self.settings.resolve_owners and owner_id:
             email = self.owners.email_for(str(owner_id))
@@ -180,26 +181,26 @@ class HubSpotConnector:
         return SourceRecord(
             system=self.system,
             object=obj,
-            external_id=str(item.id),
+            external_id=object_id,
             fields=fields,
             modified_at=datetime_of(modified) if modified else None,
-            location=f"{self.system} {obj}/{item.id}",
+            location=f"{self.system} {obj}/{object_id}",
         )
 
     # ---- associations on read ------------------------------------------------------------------
 
-    def _inline_links(self, obj: str, item: Any) -> dict[str, str | None]:
+    def _inline_links(self, obj: str, item: dict[str, Any]) -> dict[str, str | None]:
         """Associated ids returned by the list call itself (``?associations=companies``)."""
         found: dict[str, str | None] = {}
-        inline = getattr(item, "associations", None) or {}
+        inline = item.get("associations") or {}
         for to_type, field in self.settings.object_settings(obj).associations.items():
-            block = inline.get(to_type)
-            results = list(getattr(block, "results", None) or [])
+            results = list((inline.get(to_type) or {}).get("results") or [])
             # ``contact_to_company`` is the primary; ``..._unlabeled`` the plain association.
             ranked = sorted(
-                results, key=lambda r: ("unlabeled" in str(r.type), int(r.id) if r.id else 0)
+                results,
+                key=lambda r: ("unlabeled" in str(r.get("type")), int(str(r.get("id") or 0))),
             )
-            found[field] = str(ranked[0].id) if ranked else None
+            found[field] = str(ranked[0]["id"]) if ranked else None
         return found
 
     def _with_associations(

@@ -33,15 +33,15 @@ from connectors.hubspot.cursor import Position, ms_of
 class Found:
     """One record as the API returned it, with its place in the walk's order."""
 
-    obj: Any
+    obj: dict[str, Any]
     position: Position
 
 
-def modified_ms(obj: Any, modified_property: str) -> int:
+def modified_ms(obj: dict[str, Any], modified_property: str) -> int:
     """The record's last change: the modified property, else ``updatedAt`` (never missing)."""
-    value = ms_of((obj.properties or {}).get(modified_property))
+    value = ms_of((obj.get("properties") or {}).get(modified_property))
     if value is None:
-        value = ms_of(getattr(obj, "updated_at", None)) or 0
+        value = ms_of(obj.get("updatedAt")) or 0
     return value
 
 
@@ -78,17 +78,18 @@ class SearchWalk:
                 page = self._window_page(position.ms, upper_ms)
             for obj in page:
                 ms = modified_ms(obj, self.modified)
-                if ms == boundary_ms and obj.id in boundary_ids:
+                object_id = str(obj["id"])
+                if ms == boundary_ms and object_id in boundary_ids:
                     continue  # read by the previous window already
                 if ms != boundary_ms:
                     boundary_ms, boundary_ids = ms, set()
-                boundary_ids.add(obj.id)
-                at = Position(ms, int(obj.id)) if position.object_id else Position(ms)
+                boundary_ids.add(object_id)
+                at = Position(ms, int(object_id)) if position.object_id else Position(ms)
                 yield Found(obj, at)
             full = len(page) >= self.page_size
             if position.object_id:
                 if full:
-                    position = Position(position.ms, int(page[-1].id) + 1)
+                    position = Position(position.ms, int(page[-1]["id"]) + 1)
                 else:  # this instant is done: the next window starts after it
                     position = Position(position.ms + 1)
             elif not full:
@@ -100,7 +101,7 @@ class SearchWalk:
                 # those already yielded), else the next window starts at the last instant seen.
                 position = Position(last, 1) if first == last else Position(last)
 
-    def _window_page(self, from_ms: int, upper_ms: int) -> list[Any]:
+    def _window_page(self, from_ms: int, upper_ms: int) -> list[dict[str, Any]]:
         self.queries += 1
         results, _total, _next = self.client.search(
             self.object_type,
@@ -115,7 +116,7 @@ class SearchWalk:
         )
         return results
 
-    def _instant_page(self, position: Position) -> list[Any]:
+    def _instant_page(self, position: Position) -> list[dict[str, Any]]:
         self.queries += 1
         # A range of one millisecond rather than EQ: equality on dates compares days in places.
         results, _total, _next = self.client.search(
@@ -143,7 +144,7 @@ def list_all(
     properties: Sequence[str],
     associations: Sequence[str] = (),
     archived: bool = False,
-) -> Iterator[Any]:
+) -> Iterator[dict[str, Any]]:
     """Every record (or every archived one) by ``after`` paging: no 10,000 cap on lists."""
     after: str | None = None
     seen_tokens: set[str] = set()

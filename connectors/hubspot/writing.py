@@ -107,12 +107,16 @@ class BatchWriter:
         id_property: str,
         prepare: Callable[[Write], tuple[dict[str, str], dict[str, str]]],
         association_types: Mapping[str, int],
+        known_links: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.client = client
         self.object_type = object_type
         self.id_property = id_property
         self.prepare = prepare
         self.association_types = association_types
+        # to type -> {HubSpot id: associated id} as last read or written: a link HubSpot already
+        # holds is not written again (most writes repeat the record's company unchanged).
+        self.known_links = known_links if known_links is not None else {}
         self.batch_sizes: list[int] = []
 
     def write(self, writes: Sequence[Write]) -> list[WriteResult]:
@@ -212,17 +216,22 @@ class BatchWriter:
 
     def _associate(self, items: Sequence[Pending], outcome: dict[int, WriteResult]) -> None:
         for to_type, type_id in self.association_types.items():
+            known = self.known_links.setdefault(to_type, {})
             pairs: list[tuple[int, str, str]] = []
             for position, item in enumerate(items):
                 result = outcome[position]
                 target = item.links.get(to_type)
                 if result.ok and result.external_id and target:
-                    pairs.append((position, result.external_id, target))
+                    if result.created or known.get(result.external_id) != target:
+                        pairs.append((position, result.external_id, target))
             for chunk in chunks(pairs, ASSOCIATION_BATCH):
                 linked = isolate(chunk, self._link_sender(to_type, type_id), self.batch_sizes)
                 for offset, link_result in linked.items():
-                    if not link_result.ok:
-                        position, from_id, target = chunk[offset]
+                    position, from_id, target = chunk[offset]
+                    if link_result.ok:
+                        known[from_id] = target
+                    else:
+                        known.pop(from_id, None)
                         outcome[position] = WriteResult(
                             ok=False,
                             external_id=from_id,

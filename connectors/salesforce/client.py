@@ -30,10 +30,12 @@ failed ``WriteResult``s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
@@ -212,10 +214,12 @@ def _login_error(system: str, exc: SalesforceAuthenticationFailed) -> HuitongErr
     code = exc.code
     text = f"{code}: {exc.auth_message}" if code is not None else exc.auth_message
     text = text.strip()[:300]
-    if code is None or (isinstance(code, int) and code >= 500) or code in _LOGIN_TRANSIENT:
-        return RetriableError(f"{system}: login failed on Salesforce's side ({text})")
-    if isinstance(code, str) and code.upper() in _LOGIN_RATE:
+    if (isinstance(code, str) and code.upper() in _LOGIN_RATE) or "REQUEST_LIMIT_EXCEEDED" in text:
         return RateLimited(f"{system}: Salesforce refused the login for now ({text})")
+    # A refused login always names its reason (a SOAP fault code, an OAuth error); no code, or
+    # only an HTTP status, means the answer was not the login service's: a gateway, an outage.
+    if code is None or isinstance(code, int) or code in _LOGIN_TRANSIENT:
+        return RetriableError(f"{system}: login failed on Salesforce's side ({text})")
     return AuthError(f"{system}: Salesforce refused the login ({text})")
 
 
@@ -244,6 +248,9 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         self.calls = 0  # REST calls sent (retries included)
         self.logins = 0
+        self.server_time: datetime | None = None  # the Date of the last answer
+        self.query_time: datetime | None = None  # when the latest query ran, by the server's clock
+        self.session.hooks["response"].append(self._note_date)
 
     def __repr__(self) -> str:
         return f"SalesforceClient({self.system!r}, auth={self.settings.auth!r})"
@@ -258,6 +265,12 @@ class SalesforceClient:
             self.logins += 1
             try:
                 self._sf = build_salesforce(self.settings, self.session)
+            except (AttributeError, KeyError, TypeError) as exc:
+                # simple-salesforce reading a login answer of an unexpected shape (a JSON list,
+                # a proxy's page): not a refusal of the credentials.
+                raise RetriableError(
+                    f"{self.system}: login answer could not be read ({type(exc).__name__})"
+                ) from None
             except Exception as exc:
                 raise self._scrubbed(translate(self.system, "login", exc)) from None
         return self._sf
@@ -297,6 +310,9 @@ class SalesforceClient:
             return sf.query(soql, include_deleted=include_deleted, headers=headers)
 
         page = self.call(what, first)
+        # The query's snapshot was taken just before its first page was answered; the Date header
+        # (whole seconds, so floored) is the server's clock for it.
+        self.query_time = self.server_time - timedelta(seconds=1) if self.server_time else None
         seen_urls: set[str] = set()
         while True:
             yield page
@@ -311,6 +327,12 @@ class SalesforceClient:
                 return sf.query_more(url, identifier_is_url=True, headers=headers)
 
             page = self.call(what, more)
+
+    def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        header = response.headers.get("Date")
+        if header:
+            with contextlib.suppress(TypeError, ValueError):
+                self.server_time = parsedate_to_datetime(header).astimezone(UTC)
 
     def daily_usage(self) -> tuple[int, int] | None:
         usage = self.pacer.budget.usage()
@@ -356,14 +378,16 @@ class SalesforceClient:
         )(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited):
-            wait = max(backoff, exc.retry_after or 0.0)
-            self.pacer.pause(wait if settings.retry_waits else 0.0)
-            return wait
+            # The org refused for concurrency: every request of this system holds, this one too,
+            # so the wait is the pacer's (taken in ``slot``), not a second one here.
+            self.pacer.pause(max(backoff, exc.retry_after or 0.0) if settings.retry_waits else 0.0)
+            return 0.0
         return backoff
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
+        wait = max(wait, self.pacer.pause_remaining())
         log.warning("%s (attempt %d; retrying in %.1f s)", exc, state.attempt_number, wait)
 
     def _scrubbed(self, error: HuitongError) -> HuitongError:

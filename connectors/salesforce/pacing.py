@@ -100,11 +100,15 @@ class Pacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._resume_at = 0.0
+        self._waited = threading.local()  # the pause each thread already sat out
 
     @contextmanager
     def slot(self, sleep: Callable[[float], None] = time.sleep) -> Iterator[None]:
-        wait = self.pause_remaining()
-        if wait > 0:
+        with self._lock:
+            resume_at = self._resume_at
+            wait = max(0.0, resume_at - self._clock())
+        if wait > 0 and getattr(self._waited, "until", None) != resume_at:
+            self._waited.until = resume_at
             sleep(wait)
         self.budget.spend(1)
         with self._slots:

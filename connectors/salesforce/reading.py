@@ -8,10 +8,11 @@ page whatever the mix of changes and deletes.
 Rows emptied from the Recycle Bin early (a person emptying it, or a mass delete overflowing it)
 drop out of queryAll ("after these records are permanently removed from the recycle bin, you can
 no longer query them": REST API guide, QueryAll) but stay in the delete log read by ``getDeleted``
-for about 15 days (REST API guide, sObject Get Deleted). So when a read window starts longer ago
+for up to 15 days (REST API guide, sObject Get Deleted). So when a read window starts longer ago
 than ``get_deleted_after_seconds`` (a worker that was down, a cursor from yesterday), getDeleted is
-asked too, once per read, and its ids are yielded first as tombstones; a record both in the log and
-still in the bin is delivered once. A window older than the delete log, or a log that starts after
+asked too, once per read. The ids it lists that are still in the Recycle Bin come through queryAll
+as usual (one check query per 200 ids); the others, gone from the bin, are yielded first as
+tombstones carrying only their Id. A window older than the delete log, or a log that starts after
 the window (``earliestDateAvailable``), is reported as a ``Rejection``: deletions in the gap cannot
 be listed and a full reconciliation is needed.
 
@@ -80,7 +81,7 @@ class Reader:
         fields = self.settings.read_fields(obj)
         incoming = self._decode(obj, since)
         overlap = timedelta(seconds=self.settings.overlap_seconds)
-        lower = incoming.modstamp - overlap if incoming else None
+        lower = incoming.lower_bound(overlap) if incoming else None
         skip = set(incoming.delivered) if incoming else set()
         if lower is not None and self.clock() - lower > timedelta(
             seconds=self.settings.get_deleted_after_seconds
@@ -109,7 +110,7 @@ class Reader:
                         yield held
                     count += 1
                     if count % self.settings.checkpoint_every == 0:
-                        item.cursor = window.cursor_at(stamp).encode()
+                        item.cursor = window.cursor_at(stamp, self.client.query_time).encode()
                     held, held_stamp = item, stamp
                 break
             except QueryLocatorExpired as exc:
@@ -120,7 +121,7 @@ class Reader:
                 log.warning("%s; querying again from %s", exc, format_timestamp(held_stamp))
                 lower = held_stamp - overlap
         if held is not None and held_stamp is not None:
-            held.cursor = window.cursor_at(held_stamp).encode()
+            held.cursor = window.cursor_at(held_stamp, self.client.query_time).encode()
             yield held
 
     # --- the query ----------------------------------------------------------------------------
@@ -235,11 +236,13 @@ class Reader:
                 location=location(obj, record_id),
             )
 
-
     def _still_in_recycle_bin(self, obj: str, record_ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(record_ids), 200):
-            quoted = ", ".join(f"'{r}'" for r in record_ids[start : start + 200])
+            part = [r for r in record_ids[start : start + 200] if r.isalnum()]
+            if not part:
+                continue
+            quoted = ", ".join(f"'{r}'" for r in part)
             soql = f"SELECT Id FROM {obj} WHERE IsDeleted = true AND Id IN ({quoted})"
             for page in self.client.query_pages(soql, True, f"find deleted {obj}"):
                 found.update(str(row["Id"])[:15] for row in page.get("records", []))

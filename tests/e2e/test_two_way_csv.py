@@ -83,7 +83,9 @@ def sync_and_send(hub: Hub) -> tuple[dict[str, int], dict[str, int]]:
     return dict(summary.counts), dict(sent.counts)
 
 
-def test_golden_values_reach_the_crm_and_their_echo_stops_the_loop(tmp_path: Path, db_url: str) -> None:
+def test_golden_values_reach_the_crm_and_their_echo_stops_the_loop(
+    tmp_path: Path, db_url: str
+) -> None:
     hub = open_hub(setup(tmp_path, db_url))
     counts, sent = sync_and_send(hub)
     # ERP persons L1 (linked to 003A), L2, L3, L5 need writing; 003C alone holds its values already.
@@ -135,7 +137,7 @@ def test_a_refused_write_is_a_dead_letter_that_can_be_replayed(tmp_path: Path, d
     broken = CRM_CLEAN + '003Z,"unclosed,quote\n'
     config = setup(tmp_path, db_url, broken)
     hub = open_hub(config)
-    counts, sent = sync_and_send(hub)
+    _counts, sent = sync_and_send(hub)
     assert sent["dead"] == 4  # the CSV connector refuses to rewrite a file it cannot read whole
     hub.close()
     runner = CliRunner()
@@ -145,7 +147,9 @@ def test_a_refused_write_is_a_dead_letter_that_can_be_replayed(tmp_path: Path, d
     assert len(dead) == 4
     assert all("contacts.csv" in d["last_error"] for d in dead)
 
-    (tmp_path / "crm" / "contacts.csv").write_bytes(CRM_CLEAN.encode("utf-8-sig"))  # a person fixes it
+    (tmp_path / "crm" / "contacts.csv").write_bytes(
+        CRM_CLEAN.encode("utf-8-sig")
+    )  # a person fixes it
     replay = runner.invoke(app, ["dlq", "replay", *[str(d["id"]) for d in dead], "-c", str(config)])
     assert replay.exit_code == EXIT_OK, replay.stdout + replay.stderr
     hub = open_hub(config)
@@ -153,12 +157,18 @@ def test_a_refused_write_is_a_dead_letter_that_can_be_replayed(tmp_path: Path, d
     assert sent.counts["written"] == 4
     with hub.store.engine.connect() as conn:
         statuses = dict(
-            conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)).all()
+            conn.execute(
+                sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+            ).all()
         )
     assert statuses == {"done": 4}
     with hub.store.transaction() as tx:
-        events = [e["event"] for cid in [d["canonical_id"] for d in dead] for e in tx.audit_for(cid)]
-    assert "dlq.replay" in events and "write.dead" in events and "system.written" in events
+        events = [
+            e["event"] for cid in [d["canonical_id"] for d in dead] for e in tx.audit_for(cid)
+        ]
+    assert "dlq.replay" in events
+    assert "write.dead" in events
+    assert "system.written" in events
     hub.close()
 
 

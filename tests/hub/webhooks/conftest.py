@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.emulation import LoopbackServer
-
 import state.tables_inbox  # noqa: F401  (the root conftest then truncates the inbox table too)
+from connectors.emulation import LoopbackServer
 from hub.observability import Metrics
 from hub.settings import Settings
 from hub.webhooks.receiver import create_app
@@ -66,7 +65,9 @@ def make_client(sqlite_inbox: SqlInbox, clock: Clock) -> Iterator[MakeClient]:
     opened: list[tuple[LoopbackServer, httpx.Client]] = []
 
     def make(system: str = "crm", metrics: Metrics | None = None, **webhook: Any) -> httpx.Client:
-        app = create_app(make_settings(system, **webhook), sqlite_inbox, clock=clock, metrics=metrics)
+        app = create_app(
+            make_settings(system, **webhook), sqlite_inbox, clock=clock, metrics=metrics
+        )
         server = LoopbackServer(app).start()
         client = httpx.Client(base_url=server.url, timeout=10)
         opened.append((server, client))

@@ -19,22 +19,38 @@ from hub.webhooks.oa_crypto import (
 from state.inbox import SqlInbox
 
 # DingTalk official vector (open-dingtalk/DingTalk-Callback-Crypto).
-DING = {"token": "mryue", "aes": "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7", "key": "ding6ccabc44d2c8d38b"}
-DING_SIGNATURE, DING_TS, DING_NONCE = "03044561471240d4a14bb09372dfcfd4fd0e40cb", "1608001896814", "WL4PK6yA"
+DING = {
+    "token": "mryue",
+    "aes": "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7",
+    "key": "ding6ccabc44d2c8d38b",
+}
+DING_SIGNATURE, DING_TS, DING_NONCE = (
+    "03044561471240d4a14bb09372dfcfd4fd0e40cb",
+    "1608001896814",
+    "WL4PK6yA",
+)
 DING_ENCRYPT = (
     "0vJiX6vliEpwG3U45CtXqi+m8PXbQRARJ8p8BbDuD1EMTDf0jKpQ79QS93qEk7XHpP6u+oTTrd15NRPvNvmBKyDCYxxOK+"
     "HZeKju4yhELOFchzNukR+t8SB/qk4ROMu3"
 )
 
 # WeCom official vectors (WXBizMsgCrypt samples).
-WECOM = {"token": "QDG6eK", "aes": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "corp": "wx5823bf96d3bd56c7"}
+WECOM = {
+    "token": "QDG6eK",
+    "aes": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    "corp": "wx5823bf96d3bd56c7",
+}
 WECOM_ECHO = {
     "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
     "timestamp": "1409659589",
     "nonce": "263014780",
     "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
 }
-WECOM_MSG = {"msg_signature": "477715d11cdb4164915debcba66cb864d751f3e6", "timestamp": "1409659813", "nonce": "1372623149"}
+WECOM_MSG = {
+    "msg_signature": "477715d11cdb4164915debcba66cb864d751f3e6",
+    "timestamp": "1409659813",
+    "nonce": "1372623149",
+}
 WECOM_ENCRYPT = (
     "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/"
     "sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+"
@@ -46,13 +62,22 @@ WECOM_ENCRYPT = (
 
 def _ding_client(make_client: Any, **more: Any) -> Any:
     return make_client(
-        "ding", scheme="dingtalk", secret=DING["token"], aes_key=DING["aes"], receive_id=DING["key"], **more
+        "ding",
+        scheme="dingtalk",
+        secret=DING["token"],
+        aes_key=DING["aes"],
+        receive_id=DING["key"],
+        **more,
     )
 
 
 def _wecom_client(make_client: Any) -> Any:
     return make_client(
-        "wecom", scheme="wecom", secret=WECOM["token"], aes_key=WECOM["aes"], receive_id=WECOM["corp"]
+        "wecom",
+        scheme="wecom",
+        secret=WECOM["token"],
+        aes_key=WECOM["aes"],
+        receive_id=WECOM["corp"],
     )
 
 
@@ -65,13 +90,22 @@ def test_official_vectors_decrypt_and_sign() -> None:
     assert ding.decrypt(DING_ENCRYPT) == (b'{"EventType":"check_url"}', DING["key"])
     wecom = MsgCrypt(WECOM["token"], WECOM["aes"], WECOM["corp"])
     e = WECOM_ECHO
-    assert sha1_signature(WECOM["token"], e["timestamp"], e["nonce"], e["echostr"]) == e["msg_signature"]
+    assert (
+        sha1_signature(WECOM["token"], e["timestamp"], e["nonce"], e["echostr"])
+        == e["msg_signature"]
+    )
     assert wecom.decrypt(e["echostr"]) == (b"1616140317555161061", WECOM["corp"])
-    assert wecom.signature(WECOM_MSG["timestamp"], WECOM_MSG["nonce"], WECOM_ENCRYPT) == WECOM_MSG["msg_signature"]
+    assert (
+        wecom.signature(WECOM_MSG["timestamp"], WECOM_MSG["nonce"], WECOM_ENCRYPT)
+        == WECOM_MSG["msg_signature"]
+    )
     message, corp = wecom.decrypt(WECOM_ENCRYPT)
-    assert corp == WECOM["corp"] and b"<Content><![CDATA[hello]]></Content>" in message
+    assert corp == WECOM["corp"]
+    assert b"<Content><![CDATA[hello]]></Content>" in message
     # Feishu official decryption vector, and apis.md's recomputed signature example.
-    assert feishu_decrypt("test key", "P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk=") == b"hello world"
+    assert (
+        feishu_decrypt("test key", "P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk=") == b"hello world"
+    )
     body = b'{"encrypt":"P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk="}'
     assert (
         feishu_signature("1700000000", "abc", "test key", body)
@@ -79,17 +113,19 @@ def test_official_vectors_decrypt_and_sign() -> None:
     )
 
 
-def test_sealing_round_trips_and_tampering_is_detected() -> None:
+def test_sealing_round_trips_and_a_wrong_key_is_detected() -> None:
     ding = MsgCrypt(DING["token"], DING["aes"], DING["key"])
-    sealed = ding.encrypt("审批通过".encode())
+    sealed = ding.encrypt("审批通过".encode(), random_prefix=b"0123456789abcdef")
     assert ding.decrypt(sealed) == ("审批通过".encode(), DING["key"])
-    flipped = sealed[:10] + ("A" if sealed[10] != "A" else "B") + sealed[11:]
+    other = MsgCrypt(DING["token"], WECOM["aes"], DING["key"])
     with pytest.raises(CryptoError):
-        message, owner = ding.decrypt(flipped)
-        assert owner == DING["key"]  # garbage that happens to unpad must still name the owner
-    assert feishu_decrypt("k", feishu_encrypt("k", b"{}")) == b"{}"
+        other.decrypt(sealed)
+    iv = bytes(range(16))
+    assert feishu_decrypt("k", feishu_encrypt("k", b"{}", iv=iv)) == b"{}"
     with pytest.raises(CryptoError):
-        feishu_decrypt("other key", feishu_encrypt("k", b"{}"))
+        feishu_decrypt("other key", feishu_encrypt("k", b"{}", iv=iv))
+    with pytest.raises(CryptoError):
+        ding.decrypt("not base64!")
 
 
 # --- DingTalk through the receiver ------------------------------------------------------------------
@@ -108,19 +144,30 @@ def test_dingtalk_check_url_vector_is_answered_with_sealed_success(
     reply = response.json()
     crypt = MsgCrypt(DING["token"], DING["aes"], DING["key"])
     assert crypt.decrypt(reply["encrypt"]) == (b"success", DING["key"])
-    assert reply["msg_signature"] == crypt.signature(reply["timeStamp"], reply["nonce"], reply["encrypt"])
+    assert reply["msg_signature"] == crypt.signature(
+        reply["timeStamp"], reply["nonce"], reply["encrypt"]
+    )
     assert sqlite_inbox.items() == []  # a handshake, not an event
 
 
-def test_dingtalk_event_is_stored_decrypted_once(make_client: Any, sqlite_inbox: SqlInbox, clock: Any) -> None:
+def test_dingtalk_event_is_stored_decrypted_once(
+    make_client: Any, sqlite_inbox: SqlInbox, clock: Any
+) -> None:
     client = _ding_client(make_client)
     crypt = MsgCrypt(DING["token"], DING["aes"], DING["key"])
     event = b'{"EventType":"bpms_instance_change","processInstanceId":"pi-1","type":"finish","result":"agree"}'
     for nonce in ("n0nce001", "n0nce002"):  # DingTalk re-seals a retried event with a new nonce
         sealed = crypt.encrypt(event)
         ts = str(int(clock.now * 1000))
-        params = {"msg_signature": crypt.signature(ts, nonce, sealed), "timestamp": ts, "nonce": nonce}
-        assert client.post("/webhooks/ding", params=params, json={"encrypt": sealed}).status_code == 200
+        params = {
+            "msg_signature": crypt.signature(ts, nonce, sealed),
+            "timestamp": ts,
+            "nonce": nonce,
+        }
+        assert (
+            client.post("/webhooks/ding", params=params, json={"encrypt": sealed}).status_code
+            == 200
+        )
     [item] = sqlite_inbox.items()
     assert (item.payload, item.content_type) == (event, "application/json")
 
@@ -156,7 +203,9 @@ def test_wecom_url_verification_vector_answers_the_plain_echostr(
     assert sqlite_inbox.items() == []
 
 
-def test_wecom_message_vector_is_stored_by_msg_id(make_client: Any, sqlite_inbox: SqlInbox, clock: Any) -> None:
+def test_wecom_message_vector_is_stored_by_msg_id(
+    make_client: Any, sqlite_inbox: SqlInbox, clock: Any
+) -> None:
     clock.now = float(WECOM_MSG["timestamp"]) + 1
     client = _wecom_client(make_client)
     body = (
@@ -172,13 +221,17 @@ def test_wecom_message_vector_is_stored_by_msg_id(make_client: Any, sqlite_inbox
     forged = {**WECOM_MSG, "msg_signature": "1" * 40}
     assert client.post("/webhooks/wecom", params=forged, content=body).status_code == 401
     clock.now += 3600
-    assert client.post("/webhooks/wecom", params=WECOM_MSG, content=body).status_code == 401  # stale
+    assert (
+        client.post("/webhooks/wecom", params=WECOM_MSG, content=body).status_code == 401
+    )  # stale
 
 
 # --- Feishu through the receiver --------------------------------------------------------------------
 
 
-def _lark_post(client: Any, inner: dict[str, Any], key: str, ts: str, sign: bool = True, **override: str) -> Any:
+def _lark_post(
+    client: Any, inner: dict[str, Any], key: str, ts: str, sign: bool = True, **override: str
+) -> Any:
     body = json.dumps({"encrypt": feishu_encrypt(key, json.dumps(inner).encode())}).encode()
     headers = {"Content-Type": "application/json"}
     if sign:
@@ -191,7 +244,10 @@ def _lark_post(client: Any, inner: dict[str, Any], key: str, ts: str, sign: bool
     return client.post("/webhooks/lark", content=body, headers=headers)
 
 
-def _lark_event(event_id: str, token: str = "vtoken") -> dict[str, Any]:
+LARK_TOKEN = "vtoken"
+
+
+def _lark_event(event_id: str, token: str = LARK_TOKEN) -> dict[str, Any]:
     return {
         "schema": "2.0",
         "header": {
@@ -206,7 +262,9 @@ def _lark_event(event_id: str, token: str = "vtoken") -> dict[str, Any]:
     }
 
 
-def test_feishu_url_verification_and_signed_events(make_client: Any, sqlite_inbox: SqlInbox, clock: Any) -> None:
+def test_feishu_url_verification_and_signed_events(
+    make_client: Any, sqlite_inbox: SqlInbox, clock: Any
+) -> None:
     client = make_client("lark", scheme="feishu", secret="test key", verification_token="vtoken")
     ts = str(int(clock.now))
     challenge = {"challenge": "ajls384kdjx98XX", "token": "vtoken", "type": "url_verification"}

@@ -10,8 +10,12 @@ from state.inbox import SqlInbox
 ORG = "00D5g000004ABCDEAA"  # 18 characters; Salesforce may send the 15-character form too
 
 
-def envelope(org: str = ORG, ids: tuple[str, ...] = ("04l5g00000XYZ01AAA",), session: str = "") -> bytes:
-    session_element = f"<SessionId>{session}</SessionId>" if session else '<SessionId xsi:nil="true"/>'
+def envelope(
+    org: str = ORG, ids: tuple[str, ...] = ("04l5g00000XYZ01AAA",), session: str = ""
+) -> bytes:
+    session_element = (
+        f"<SessionId>{session}</SessionId>" if session else '<SessionId xsi:nil="true"/>'
+    )
     notifications = "".join(
         f"<Notification><Id>{nid}</Id>"
         '<sObject xsi:type="sf:Account" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
@@ -38,7 +42,9 @@ def test_outbound_message_is_stored_and_acked_with_the_soap_envelope(
     make_client: Any, sqlite_inbox: SqlInbox
 ) -> None:
     client = make_client("sf", scheme="salesforce_outbound", organization_id=ORG[:15])
-    body = envelope(ids=("04l5g00000XYZ01AAA", "04l5g00000XYZ02AAA"), session="00D5g!AQ0AQLiveSession")
+    body = envelope(
+        ids=("04l5g00000XYZ01AAA", "04l5g00000XYZ02AAA"), session="00D5g!AQ0AQLiveSession"
+    )
     response = client.post("/webhooks/sf", content=body, headers=SOAP_HEADERS)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/xml; charset=utf-8"
@@ -60,7 +66,9 @@ def test_redelivery_with_the_same_notifications_is_acked_and_not_stored_twice(
     client = make_client("sf", scheme="salesforce_outbound", organization_id=ORG)
     ids = ("04l5g00000XYZ01AAA", "04l5g00000XYZ02AAA")
     for order in (ids, tuple(reversed(ids))):
-        response = client.post("/webhooks/sf", content=envelope(ORG[:15], order), headers=SOAP_HEADERS)
+        response = client.post(
+            "/webhooks/sf", content=envelope(ORG[:15], order), headers=SOAP_HEADERS
+        )
         assert response.content == ACK_ENVELOPE
     assert len(sqlite_inbox.items()) == 1
     client.post("/webhooks/sf", content=envelope(ids=("04l5g00000XYZ03AAA",)), headers=SOAP_HEADERS)
@@ -71,7 +79,9 @@ def test_another_org_or_a_dtd_is_refused_and_nothing_stored(
     make_client: Any, sqlite_inbox: SqlInbox
 ) -> None:
     client = make_client("sf", scheme="salesforce_outbound", organization_id=ORG)
-    other = client.post("/webhooks/sf", content=envelope("00D5g000009ZZZZEAA"), headers=SOAP_HEADERS)
+    other = client.post(
+        "/webhooks/sf", content=envelope("00D5g000009ZZZZEAA"), headers=SOAP_HEADERS
+    )
     assert (other.status_code, other.json()) == (401, {"error": "unknown OrganizationId"})
     # 15 characters that differ only in case are another org (ids are case-sensitive).
     lower = client.post("/webhooks/sf", content=envelope(ORG[:15].lower()), headers=SOAP_HEADERS)
@@ -82,7 +92,9 @@ def test_another_org_or_a_dtd_is_refused_and_nothing_stored(
     assert sqlite_inbox.items() == []
 
 
-def test_allowed_networks_admit_listed_callers_only(make_client: Any, sqlite_inbox: SqlInbox) -> None:
+def test_allowed_networks_admit_listed_callers_only(
+    make_client: Any, sqlite_inbox: SqlInbox
+) -> None:
     outside = make_client(
         "sf", scheme="salesforce_outbound", organization_id=ORG, allowed_networks=["13.108.0.0/14"]
     )

@@ -15,6 +15,7 @@ from connectors.hubspot.signature import sign_v3
 from state.inbox import SqlInbox
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
+ERP_SECRET = "erp-secret"
 
 
 def _hubspot(client: httpx.Client, url: str, body: bytes, ts_ms: int, secret: str = SECRET) -> Any:
@@ -143,7 +144,7 @@ def test_hubspot_without_signature_headers_is_rejected(
 # --- the generic scheme -----------------------------------------------------------------------------
 
 
-def _generic_headers(body: bytes, ts: int, secret: str = "erp-secret", **more: str) -> dict[str, str]:
+def _generic_headers(body: bytes, ts: int, secret: str = ERP_SECRET, **more: str) -> dict[str, str]:
     digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Huitong-Timestamp": str(ts), "X-Huitong-Signature": f"sha256={digest}", **more}
 
@@ -154,14 +155,20 @@ def test_generic_hmac_accepts_and_deduplicates_by_delivery_id(
     client = make_client("erp", scheme="hmac_sha256", secret="erp-secret")
     ts = int(clock.now)
     body = '{"table":"customer","id":"C001","名称":"汇通"}'.encode()
-    headers = _generic_headers(body, ts, **{"X-Huitong-Delivery": "evt-1", "Content-Type": "application/json"})
+    headers = _generic_headers(
+        body, ts, **{"X-Huitong-Delivery": "evt-1", "Content-Type": "application/json"}
+    )
     first = client.post("/webhooks/erp", content=body, headers=headers)
     assert (first.status_code, first.json()) == (200, {"status": "ok"})
     # The sender retries later with the same id (a new timestamp, so a new signature).
     again = _generic_headers(body, ts + 20, **{"X-Huitong-Delivery": "evt-1"})
     assert client.post("/webhooks/erp", content=body, headers=again).status_code == 200
     [item] = sqlite_inbox.items()
-    assert (item.key, item.payload, item.content_type) == ("delivery:evt-1", body, "application/json")
+    assert (item.key, item.payload, item.content_type) == (
+        "delivery:evt-1",
+        body,
+        "application/json",
+    )
     assert item.headers.get("x-huitong-delivery") == "evt-1"
     assert not any("signature" in name for name in item.headers)
 
@@ -183,7 +190,10 @@ def test_generic_hmac_without_delivery_id_deduplicates_by_body(
         ("stale", "stale timestamp"),
         ("future", "stale timestamp"),
         ("secret", "invalid signature"),
-        ("timestamp", "invalid signature"),  # the timestamp is signed: changing it breaks the signature
+        (
+            "timestamp",
+            "invalid signature",
+        ),  # the timestamp is signed: changing it breaks the signature
         ("body", "invalid signature"),
         ("missing", "missing X-Huitong-Timestamp or X-Huitong-Signature (sha256=<hex>)"),
     ],
@@ -191,7 +201,9 @@ def test_generic_hmac_without_delivery_id_deduplicates_by_body(
 def test_generic_hmac_rejections_store_nothing(
     make_client: Any, sqlite_inbox: SqlInbox, clock: Any, tamper: str, expected: str
 ) -> None:
-    client = make_client("erp", scheme="hmac_sha256", secret="erp-secret", timestamp_tolerance_seconds=60)
+    client = make_client(
+        "erp", scheme="hmac_sha256", secret="erp-secret", timestamp_tolerance_seconds=60
+    )
     ts, body = int(clock.now), b'{"id":1}'
     headers = _generic_headers(body, ts)
     if tamper == "stale":
