@@ -501,6 +501,57 @@ def worker(
 
 
 @app.command()
+def serve(
+    config: ConfigOption = Path("huitong.yaml"),
+    host: Annotated[str | None, typer.Option(help="Listen address (default: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
+) -> None:
+    """Receive webhooks (one route per system with a webhook section), and process them.
+
+    Each delivery is verified, stored in the inbox and answered; a worker thread then reads the
+    changed system, applies the changes and sends the writes they cause. /healthz, /readyz and
+    /metrics are served beside the webhook routes."""
+    import threading
+
+    from hub.bootstrap import database_url, open_hub
+    from hub.inbox_worker import InboxWorker
+    from hub.observability import configure_logging
+    from hub.webhooks.receiver import create_app
+    from hub.webhooks.receiver import serve as run_server
+    from state.inbox import SqlInbox
+
+    configure_logging()
+    with _config_errors():
+        hub = open_hub(config)
+    url = database_url(hub.settings, config.resolve().parent)
+    inbox = SqlInbox.open(url)
+    wake = threading.Event()
+    stop = threading.Event()
+    app_ = create_app(hub.settings, inbox, on_stored=lambda _system, _new: wake.set())
+    worker_ = InboxWorker(
+        inbox,
+        lambda systems, trigger: hub.engine().sync(systems, trigger=trigger),
+        hub.dispatcher(),
+    )
+
+    def work() -> None:
+        while not stop.is_set():
+            if worker_.run_once() == 0:
+                wake.wait(1.0)
+                wake.clear()
+
+    thread = threading.Thread(target=work, name="inbox-worker", daemon=True)
+    thread.start()
+    try:
+        run_server(app_, host or hub.settings.server.host, port or hub.settings.server.port)
+    finally:
+        stop.set()
+        wake.set()
+        thread.join(timeout=30)
+        hub.close()
+
+
+@app.command()
 def export(
     system: Annotated[
         str, typer.Option("--system", "-s", help="The system whose mapping shapes the rows.")

@@ -192,7 +192,8 @@ class Metrics:
         )
         self.webhook_requests = Counter(
             "huitong_webhook_requests",
-            "Webhook requests by outcome (stored, duplicate, handshake, rejected, too_large, error).",
+            "Webhook requests by outcome: stored, duplicate, handshake, rejected, too_large,"
+            " client_gone, error.",
             ["system", "outcome"],
             registry=r,
         )

@@ -155,6 +155,8 @@ class WebhookSettings(Strict):
             raise ValueError(f"scheme {self.scheme} needs {', '.join(missing)}")
         if self.scheme == "feishu" and self.secret is None and self.verification_token is None:
             raise ValueError("scheme feishu needs secret (the Encrypt Key) or verification_token")
+        if self.aes_key is not None and len(self.aes_key.get_secret_value()) != 43:
+            raise ValueError("aes_key is the 43-character EncodingAESKey shown by the platform")
         if self.organization_id is not None and len(self.organization_id) not in (15, 18):
             raise ValueError("organization_id is a 15- or 18-character Salesforce id (00D...)")
         return self

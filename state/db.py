@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from hub.errors import sanitize_url
@@ -46,12 +49,22 @@ def alembic_config() -> Config:
     return config
 
 
+_MIGRATING = threading.Lock()
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent, cheap when it is there already).
+
+    Alembic's ``context`` is process-global, so migrations in one process run one at a time."""
     config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with _MIGRATING:
+        with engine.connect() as conn:
+            if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+                return
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
 
 
 def describe(engine: Engine) -> str:

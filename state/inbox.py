@@ -72,13 +72,14 @@ class SqlInbox:
         for d in deliveries:  # a key repeated inside one batch is one row
             rows.setdefault((d.system, d.key), self._row(d, now))
         insert = postgresql.insert(t) if self.is_postgres else sqlite.insert(t)
-        statement = (
-            insert.values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["system", "delivery_key"])
-            .returning(t.c.system, t.c.delivery_key)
-        )
+        # One cached statement run over many rows (SQLAlchemy batches them into multi-row INSERTs
+        # and gathers what RETURNING gives back): a conflicting row returns nothing.
+        statement = insert.on_conflict_do_nothing(
+            index_elements=["system", "delivery_key"]
+        ).returning(t.c.system, t.c.delivery_key)
         with self.engine.begin() as conn:
-            inserted = {(r.system, r.delivery_key) for r in conn.execute(statement)}
+            returned = conn.execute(statement, list(rows.values()))
+            inserted = {(r.system, r.delivery_key) for r in returned}
         # The first occurrence of a key in the batch is the one that counts as new.
         seen: set[tuple[str, str]] = set()
         result = []
@@ -240,7 +241,13 @@ class SqlInbox:
             return int(conn.execute(query).scalar_one())
 
     def counts(self) -> dict[tuple[str, str], int]:
-        query = sa.select(t.c.system, t.c.status, sa.func.count()).group_by(t.c.system, t.c.status)
+        # Finished items are left out: they pile up (until purged) and are no queue's depth; the
+        # claim index answers the rest without reading them.
+        query = (
+            sa.select(t.c.system, t.c.status, sa.func.count())
+            .where(t.c.status.in_((*_UNFINISHED, "dead")))
+            .group_by(t.c.system, t.c.status)
+        )
         with self.engine.connect() as conn:
             return {(system, status): int(n) for system, status, n in conn.execute(query)}
 

@@ -222,3 +222,4 @@ system_writes = sa.Table(
     sa.Column("fingerprint", sa.String(32), nullable=False),
     sa.Column("written_at", Moment, nullable=False),
 )
+import state.tables_inbox  # noqa: E402, F401  (the inbox tables share this metadata)

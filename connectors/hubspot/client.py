@@ -57,12 +57,13 @@ from hubspot.crm.objects import (
 )
 from hubspot.crm.objects import Filter as SearchFilter
 from hubspot.crm.owners import ApiException as OwnersApiException
+from hubspot.crm.properties import ApiException as PropertiesApiException
 from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_random_exponential,
 )
 
@@ -83,6 +84,7 @@ API_EXCEPTIONS: tuple[type[Exception], ...] = (
     CompaniesApiException,
     AssociationsApiException,
     OwnersApiException,
+    PropertiesApiException,
 )
 HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
 NO_REFRESH_HINT = (
@@ -124,7 +126,7 @@ def _error_body(raw: Any) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"message": str(body)[:300]}
 
 
-def _retry_after(headers: Mapping[str, str], body: Mapping[str, Any]) -> float:
+def retry_after_from(headers: Mapping[str, str], body: Mapping[str, Any]) -> float:
     """HubSpot does not document ``Retry-After`` on 429 (apis.md §2.8): use it when present, else
     wait out the window the refusing policy names."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
@@ -146,9 +148,17 @@ def _retry_after(headers: Mapping[str, str], body: Mapping[str, Any]) -> float:
         return 10.0
 
 
+def _is_api_exception(exc: BaseException) -> bool:
+    # Each generated package has its own ApiException; any of them carries the HTTP status.
+    return isinstance(exc, API_EXCEPTIONS) or (
+        type(exc).__module__.startswith("hubspot.")
+        and isinstance(getattr(exc, "status", None), int)
+    )
+
+
 def hub_error(exc: BaseException, operation: str) -> HuitongError:
     """The ``hub.errors`` class for a failure of one SDK call."""
-    if isinstance(exc, API_EXCEPTIONS):
+    if _is_api_exception(exc):
         status = int(getattr(exc, "status", 0) or 0)
         body = _error_body(getattr(exc, "body", None))
         headers = dict(getattr(exc, "headers", None) or {})
@@ -160,7 +170,7 @@ def hub_error(exc: BaseException, operation: str) -> HuitongError:
         if status == 403:
             return FatalError(f"{where}: {message} (grant the private app the missing scopes)")
         if status == 429:
-            return RateLimited(f"{where}: {message}", retry_after=_retry_after(headers, body))
+            return RateLimited(f"{where}: {message}", retry_after=retry_after_from(headers, body))
         if status == 0 or status >= 500:
             return RetriableError(f"{where}: {message or 'no usable response'}")
         return RequestRejected(status, category or "ERROR", message, body.get("context"))
@@ -205,6 +215,7 @@ class HubSpotClient:
             "companies": (crm.companies.basic_api, CompanyMergeInput),
         }
         self._owners = crm.owners.owners_api
+        self._properties = crm.properties.core_api
         self._association_models = AssociationsConfiguration()
         connect = min(settings.timeout_seconds, 10.0)
         self._timeout = (connect, settings.timeout_seconds)
@@ -253,7 +264,8 @@ class HubSpotClient:
             retry=retry_if_exception(self._retryable),
             wait=self._wait,
             stop=stop_after_attempt(self.settings.retry_max_attempts)
-            | stop_after_delay(self.settings.retry_max_seconds),
+            # stop when the next wait would pass the cap, not after it has
+            | stop_before_delay(self.settings.retry_max_seconds),
             sleep=self._sleep_or_skip,
             reraise=True,
         )
@@ -478,6 +490,19 @@ class HubSpotClient:
             body,
         )
         return list(getattr(reply, "errors", None) or [])
+
+    def get_property(self, object_type: str, name: str) -> dict[str, Any]:
+        """A property's definition (scope ``crm.schemas.<object>.read``)."""
+        return dict(
+            self.call(
+                f"get property {object_type}.{name}",
+                self._properties.get_by_name_with_http_info,
+                object_type,
+                name,
+                raw=True,
+            )
+            or {}
+        )
 
     # ---- owners --------------------------------------------------------------------------------
 

@@ -18,10 +18,11 @@ from connectors.hubspot.owners import OwnerDirectory
 from connectors.hubspot.reading import SearchWalk, list_all, modified_ms
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.writing import BatchWriter, wire_value
-from hub.errors import AuthError, HuitongError
+from hub.errors import AuthError, FatalError, HuitongError
 from hub.ports import CheckResult, Limits, Rejection, SourceRecord, Write, WriteResult
 
 ASSOCIATION_READ_BATCH = 1000  # v4 batch read limit (changelog, February 2025)
+KNOWN_LINKS_MAX = 500_000  # per object and associated type; the oldest are forgotten first
 
 
 class HubSpotConnector:
@@ -39,6 +40,9 @@ class HubSpotConnector:
         self.client = client or HubSpotClient(settings)
         self.clock = clock
         self.owners = OwnerDirectory(self.client)
+        self._verified: set[str] = set()
+        # object -> associated type -> {HubSpot id: associated HubSpot id}
+        self.known_links: dict[str, dict[str, dict[str, str]]] = {}
         rate = settings.rate
         self.limits = Limits(
             batch_size=100,
@@ -68,6 +72,7 @@ class HubSpotConnector:
                 checks.append((f"{obj}: read", True, "readable"))
                 self.client.probe_write(api_type)
                 checks.append((f"{obj}: write", True, "write scope granted"))
+                checks.append((f"{obj}: {self.settings.id_property}", True, self._verify(obj)))
             if self.settings.resolve_owners:
                 self.owners.allow_reload()
                 self.owners.email_for("0")
@@ -118,9 +123,11 @@ class HubSpotConnector:
             live = self._incremental(obj, walk, start, now_ms, horizon)
         stream = self._with_final_cursor(_chain(tombstones, live), horizon)
         if settings.associations:
-            yield from self._with_associations(obj, api_type, stream)
-        else:
-            yield from stream
+            stream = self._with_associations(obj, api_type, stream)
+        for record in stream:
+            if settings.associations and not record.deleted:
+                self._remember_links(obj, record)
+            yield record
 
     def _full(
         self, obj: str, api_type: str, properties: list[str], horizon: Position
@@ -142,7 +149,8 @@ class HubSpotConnector:
     def _tombstones(
         self, obj: str, api_type: str, properties: list[str], start: Position | None
     ) -> Iterator[SourceRecord]:
-        if not self.settings.tombstones:
+        wanted = self.settings.tombstones
+        if wanted == "off" or (wanted == "full_reads" and start is not None):
             return
         for item in list_all(self.client, api_type, properties, archived=True):
             archived_ms = ms_of(item.get("archivedAt"))
@@ -222,6 +230,19 @@ class HubSpotConnector:
                     record.fields[field] = _pick(found.get(record.external_id, []), primary_type)
             yield from group
 
+    def _remember_links(self, obj: str, record: SourceRecord) -> None:
+        if not self.settings.remember_associations:
+            return
+        links = self.settings.object_settings(obj).associations
+        for to_type, field in links.items():
+            known = self.known_links.setdefault(obj, {}).setdefault(to_type, {})
+            value = record.fields.get(field)
+            known.pop(record.external_id, None)  # re-inserted last: the newest are kept longest
+            if value:
+                known[record.external_id] = str(value)
+            while len(known) > KNOWN_LINKS_MAX:
+                known.pop(next(iter(known)))
+
     # ---- write ---------------------------------------------------------------------------------
 
     def write(self, obj: str, writes: Sequence[Write]) -> list[WriteResult]:
@@ -234,6 +255,8 @@ class HubSpotConnector:
         * ``hubspot_owner_email``: the owner's email, turned into ``hubspot_owner_id``.
         """
         settings = self.settings.object_settings(obj)
+        if obj not in self._verified:
+            self._verify(obj)
         self.owners.allow_reload()
         writer = BatchWriter(
             self.client,
@@ -241,8 +264,32 @@ class HubSpotConnector:
             self.settings.id_property,
             lambda write: self._prepare(obj, write),
             {to_type: settings.association_type_ids[to_type] for to_type in settings.associations},
+            self.known_links.setdefault(obj, {}) if self.settings.remember_associations else {},
         )
         return writer.write(writes)
+
+    def _verify(self, obj: str) -> str:
+        """Upserts key on the id property: it must exist and hold unique values, else every batch
+        would be refused. Checked once per object (raises FatalError naming the fix)."""
+        api_type, name = self.settings.api_type(obj), self.settings.id_property
+        fix = "create it as a unique-value single-line text property (see the connector README)"
+        try:
+            definition = self.client.get_property(api_type, name)
+        except RequestRejected as rejected:
+            if rejected.status == 404:
+                raise FatalError(f"HubSpot {api_type} has no property {name!r}: {fix}") from None
+            raise
+        except AuthError:
+            raise
+        except FatalError:  # no crm.schemas read scope: cannot tell, the writes will
+            self._verified.add(obj)
+            return "not verifiable without the crm.schemas read scope"
+        if not definition.get("hasUniqueValue"):
+            raise FatalError(
+                f"HubSpot {api_type} property {name!r} does not require unique values: {fix}"
+            )
+        self._verified.add(obj)
+        return "unique-value property present"
 
     def _prepare(self, obj: str, write: Write) -> tuple[dict[str, str], dict[str, str]]:
         settings = self.settings.object_settings(obj)

@@ -8,6 +8,8 @@ system's ``options``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -147,7 +149,12 @@ class HubSpotSettings(BaseModel):
     # Resolve hubspot_owner_id ⇄ owner email through the owners API (scope crm.objects.owners.read).
     resolve_owners: bool = True
     owner_email_field: str = "hubspot_owner_email"
-    tombstones: bool = True
+    # Archived records are listed in full (the API cannot filter them by date): on every read, on
+    # full reads only (deletes then arrive with the nightly full sync or by webhook), or never.
+    tombstones: Literal["every_read", "full_reads", "off"] = "every_read"
+    # Remember each record's associated ids as read or written, so a write that repeats an
+    # association HubSpot already holds costs no call.
+    remember_associations: bool = True
 
     @field_validator("base_url")
     @classmethod

@@ -31,6 +31,9 @@ from hub.ports import Write, WriteOp, WriteResult
 
 BATCH_MAX = 100
 ASSOCIATION_BATCH = 100
+# Refusals that one input can cause (validation, conflict, too large): halving finds it. Others
+# (404 for an unknown object type, say) would fail every half alike.
+SPLITTABLE = frozenset({400, 409, 413})
 
 Item = TypeVar("Item")
 
@@ -70,8 +73,11 @@ def isolate(
         calls.append(len(items))
         return send(items)
     except RequestRejected as rejected:
-        if len(items) == 1:
-            return {0: WriteResult(ok=False, error=str(rejected), retriable=False)}
+        if len(items) == 1 or rejected.status not in SPLITTABLE:
+            return {
+                i: WriteResult(ok=False, error=str(rejected), retriable=False)
+                for i in range(len(items))
+            }
         middle = len(items) // 2
         left = isolate(items[:middle], send, calls)
         right = isolate(items[middle:], send, calls)
@@ -221,9 +227,10 @@ class BatchWriter:
             for position, item in enumerate(items):
                 result = outcome[position]
                 target = item.links.get(to_type)
-                if result.ok and result.external_id and target:
-                    if result.created or known.get(result.external_id) != target:
-                        pairs.append((position, result.external_id, target))
+                if not (result.ok and result.external_id and target):
+                    continue
+                if result.created or known.get(result.external_id) != target:
+                    pairs.append((position, result.external_id, target))
             for chunk in chunks(pairs, ASSOCIATION_BATCH):
                 linked = isolate(chunk, self._link_sender(to_type, type_id), self.batch_sizes)
                 for offset, link_result in linked.items():

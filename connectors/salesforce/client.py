@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -248,8 +249,8 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         self.calls = 0  # REST calls sent (retries included)
         self.logins = 0
-        self.server_time: datetime | None = None  # the Date of the last answer
-        self.query_time: datetime | None = None  # when the latest query ran, by the server's clock
+        # Per thread: the Date of the thread's last answer, and when its latest query ran.
+        self._local = threading.local()
         self.session.hooks["response"].append(self._note_date)
 
     def __repr__(self) -> str:
@@ -312,7 +313,8 @@ class SalesforceClient:
         page = self.call(what, first)
         # The query's snapshot was taken just before its first page was answered; the Date header
         # (whole seconds, so floored) is the server's clock for it.
-        self.query_time = self.server_time - timedelta(seconds=1) if self.server_time else None
+        answered = self.server_time
+        self._local.query_time = answered - timedelta(seconds=1) if answered else None
         seen_urls: set[str] = set()
         while True:
             yield page
@@ -328,11 +330,21 @@ class SalesforceClient:
 
             page = self.call(what, more)
 
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock (``Date`` header) at this thread's last answer."""
+        return getattr(self._local, "server_time", None)
+
+    @property
+    def query_time(self) -> datetime | None:
+        """When this thread's latest query took its snapshot, by the server's clock."""
+        return getattr(self._local, "query_time", None)
+
     def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         header = response.headers.get("Date")
         if header:
             with contextlib.suppress(TypeError, ValueError):
-                self.server_time = parsedate_to_datetime(header).astimezone(UTC)
+                self._local.server_time = parsedate_to_datetime(header).astimezone(UTC)
 
     def daily_usage(self) -> tuple[int, int] | None:
         usage = self.pacer.budget.usage()

@@ -10,7 +10,7 @@ drop out of queryAll ("after these records are permanently removed from the recy
 no longer query them": REST API guide, QueryAll) but stay in the delete log read by ``getDeleted``
 for up to 15 days (REST API guide, sObject Get Deleted). So when a read window starts longer ago
 than ``get_deleted_after_seconds`` (a worker that was down, a cursor from yesterday), getDeleted is
-asked too, once per read. The ids it lists that are still in the Recycle Bin come through queryAll
+asked too, once per read, for the deletions since that read. The ids it lists that are still in the Recycle Bin come through queryAll
 as usual (one check query per 200 ids); the others, gone from the bin, are yielded first as
 tombstones carrying only their Id. A window older than the delete log, or a log that starts after
 the window (``earliestDateAvailable``), is reported as a ``Rejection``: deletions in the gap cannot
@@ -83,18 +83,20 @@ class Reader:
         overlap = timedelta(seconds=self.settings.overlap_seconds)
         lower = incoming.lower_bound(overlap) if incoming else None
         skip = set(incoming.delivered) if incoming else set()
-        if lower is not None and self.clock() - lower > timedelta(
-            seconds=self.settings.get_deleted_after_seconds
-        ):
-            yield from self._deleted_log(obj, lower)
+        if incoming is not None:
+            # Deletions since the previous read may have left the Recycle Bin if it was long ago.
+            previous = incoming.read_at or incoming.modstamp
+            if self.clock() - previous > timedelta(seconds=self.settings.get_deleted_after_seconds):
+                yield from self._deleted_log(obj, previous - overlap)
         window = DeliveredWindow(overlap, self.settings.dedup_memory)
+        snapshot: list[datetime | None] = [None]  # when the query ran, by the server's clock
         held: SourceRecord | None = None
         held_stamp: datetime | None = None
         count = 0
         restarts = 0
         while True:
             try:
-                for row in self._rows(obj, fields, lower):
+                for row in self._rows(obj, fields, lower, snapshot):
                     item = self._record(obj, row, fields)
                     if isinstance(item, Rejection):
                         yield item
@@ -104,37 +106,42 @@ class Reader:
                     digest = pair_digest(item.external_id, stamp)
                     window.add(stamp, digest)
                     if digest in skip:
-                        continue  # delivered by an earlier read (the overlap re-reads it)
-                    skip.add(digest)
+                        continue  # delivered already (the overlap re-reads it)
                     if held is not None:
                         yield held
                     count += 1
                     if count % self.settings.checkpoint_every == 0:
-                        item.cursor = window.cursor_at(stamp, self.client.query_time).encode()
+                        item.cursor = window.cursor_at(stamp, snapshot[0]).encode()
                     held, held_stamp = item, stamp
                 break
             except QueryLocatorExpired as exc:
                 restarts += 1
                 if restarts > MAX_LOCATOR_RESTARTS or held_stamp is None:
                     raise FatalError(str(exc)) from None
-                # Query again from where the stream stood; what was delivered is skipped.
+                # Query again from where a cursor there would start; what was delivered since
+                # that point is in the window and is skipped.
                 log.warning("%s; querying again from %s", exc, format_timestamp(held_stamp))
-                lower = held_stamp - overlap
+                resume = window.cursor_at(held_stamp, snapshot[0])
+                lower = resume.lower_bound(overlap)
+                skip = set(incoming.delivered if incoming else ()) | set(resume.delivered)
         if held is not None and held_stamp is not None:
-            held.cursor = window.cursor_at(held_stamp, self.client.query_time).encode()
+            held.cursor = window.cursor_at(held_stamp, snapshot[0]).encode()
             yield held
 
     # --- the query ----------------------------------------------------------------------------
 
     def _rows(
-        self, obj: str, fields: list[str], lower: datetime | None
+        self, obj: str, fields: list[str], lower: datetime | None, snapshot: list[datetime | None]
     ) -> Iterator[dict[str, Any]]:
         soql = f"SELECT {', '.join(fields)} FROM {obj}"
         if lower is not None:
             soql += f" WHERE SystemModstamp >= {soql_datetime(lower)}"
         soql += " ORDER BY SystemModstamp ASC, Id ASC"
         what = f"read {obj}"
+        first = True
         for page in self.client.query_pages(soql, include_deleted=True, what=what):
+            if first:  # nothing ran on this thread since the page arrived
+                snapshot[0], first = self.client.query_time, False
             yield from page.get("records", [])
 
     def _record(self, obj: str, row: dict[str, Any], fields: list[str]) -> SourceRecord | Rejection:

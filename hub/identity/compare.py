@@ -268,7 +268,7 @@ def _name_keys(text: str, given: str | None, family: str | None) -> frozenset[st
     the given name joined and by syllable, ü also as u and yu."""
     if not has_cjk(text) or not family or not any(c in _syllables() for c in text):
         return frozenset(n.person_name_keys(text))
-    readings = sorted(k for k in _family_keys(family) if k.isascii()) or [to_pinyin(family)]
+    readings = sorted(_family_readings(family))
     syllables = [s for s in pinyin_syllables(given or "") if s.isalnum()]
     keys = {n.normalize_person_name(text) or text}
     for reading in readings:
@@ -282,8 +282,14 @@ def _name_keys(text: str, given: str | None, family: str | None) -> frozenset[st
 
 
 @lru_cache(maxsize=1 << 12)
-def _family_keys(family: str) -> frozenset[str]:
-    return frozenset(n.person_name_keys(family))
+def _family_readings(family: str) -> frozenset[str]:
+    """A family name's readings: the table's, and for a one-character surname the normaliser's
+    surname readings (曾 is zeng as a surname, 乐 yue or le)."""
+    if len(family) == 1:
+        special = {k for k in n.person_name_keys(family) if k.isascii() and " " not in k}
+        if special:
+            return frozenset(special)
+    return frozenset({to_pinyin(family)})
 
 
 def _latin_name_part(part: str | None) -> str:
@@ -300,6 +306,21 @@ def _is_typo(x: str, y: str) -> bool:
     similar the strings look to Jaro-Winkler."""
     limit = 2 if min(len(x), len(y)) >= 12 else 1
     return bool(OSA.distance(x, y, score_cutoff=limit) <= limit)
+
+
+def _initial_of(short: str, full: str) -> bool:
+    """``w zhang`` abbreviates ``wei zhang``: the same words but one, written as its initial."""
+    words, others = short.split(), full.split()
+    initials = [w for w in words if len(w) == 1]
+    if len(initials) != 1 or len(words) != len(others) or len(words) < 2:
+        return False
+    rest = list(others)
+    for word in words:
+        if len(word) > 1:
+            if word not in rest:
+                return False
+            rest.remove(word)
+    return len(rest) == 1 and len(rest[0]) > 1 and rest[0][0] == initials[0]
 
 
 class PersonNameComparator:
@@ -326,10 +347,10 @@ class PersonNameComparator:
         if not a.nick_keys.isdisjoint(b.nick_keys):
             return 3
         same_family = bool(a.family) and a.family == b.family
-        if same_family:
-            ga, gb = a.given, b.given
-            if ga and gb and (len(ga) == 1 or len(gb) == 1) and ga[0] == gb[0]:
-                return 5
+        for x in a.latin_keys:
+            for y in b.latin_keys:
+                if _initial_of(x, y) or _initial_of(y, x):
+                    return 5
         if not (a.hanzi and b.hanzi):  # two names written in Hanzi that sound different differ
             for x in a.latin_keys:
                 for y in b.latin_keys:
@@ -506,12 +527,18 @@ class PreparedEmail:
     free: bool  # gmail.com, qq.com: a domain says nothing about the company
 
 
+_CANONICAL_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
+
+
 @lru_cache(maxsize=_CACHE)
 def prepare_email(text: str) -> PreparedEmail | None:
-    try:
-        address = n.normalize_email(text)
-    except n.InvalidValue:
-        return None
+    if _CANONICAL_EMAIL.fullmatch(text):
+        address = text  # already what hub.normalize.normalize_email returns (canonical values)
+    else:
+        try:
+            address = n.normalize_email(text)
+        except n.InvalidValue:
+            return None
     if not address:
         return None
     local, _, domain = address.partition("@")

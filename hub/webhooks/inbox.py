@@ -87,7 +87,7 @@ class InboxPort(Protocol):
         ...
 
     def counts(self) -> dict[tuple[str, str], int]:
-        """Items per (system, status), for the queue-depth metric."""
+        """Items per (system, status) for pending, processing and dead (the queue-depth metric)."""
         ...
 
     def ready(self) -> tuple[bool, str]:

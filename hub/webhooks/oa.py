@@ -5,7 +5,8 @@ the decrypted event, so the worker reads it without any key. The URL-verificatio
 (DingTalk ``check_url``, WeCom's GET with ``echostr``, Feishu ``url_verification``) are answered and
 not stored.
 
-Delivery keys: Feishu ``header.event_id`` (schema 2.0) or ``uuid`` (1.0), the ids Feishu tells
+A Feishu event carries the app's verification token, which is blanked before storing (it would let a
+reader of the database forge unencrypted pushes). Delivery keys: Feishu ``header.event_id`` (schema 2.0) or ``uuid`` (1.0), the ids Feishu tells
 receivers to de-duplicate by; WeCom ``MsgId`` when the message has one; otherwise a hash of the
 decrypted event, which a redelivery repeats (the platforms re-seal the same event with a new nonce).
 """
@@ -173,6 +174,17 @@ class WeCom(_SealedCallback):
         return Accepted([delivery], Reply(200, b"", "text/plain; charset=utf-8"))
 
 
+def _without_token(payload: dict[str, Any], event_bytes: bytes) -> bytes:
+    """The event as stored: the verification token it carries (a credential: it is all that
+    authenticates an unencrypted push) is blanked; everything else is kept."""
+    header = payload.get("header")
+    holder = header if isinstance(header, dict) else payload
+    if not holder.get("token"):
+        return event_bytes
+    holder["token"] = ""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 class Feishu:
     """Event subscription: the body is ``{"encrypt": ...}`` when an Encrypt Key is set (then the
     ``X-Lark-*`` headers sign it), else the plain event whose ``token`` authenticates it.
@@ -226,7 +238,7 @@ class Feishu:
             self._system,
             self.scheme,
             self._key_of(payload, event_bytes),
-            event_bytes,
+            _without_token(payload, event_bytes),
             "application/json",
             kept_headers(request.headers),
         )

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import anyio
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from hub.errors import ConfigError
@@ -133,6 +133,10 @@ class _Handler:
                 body = await self._read_body(request)
             except _TooLarge:
                 return self._too_large()
+            except ClientDisconnect:  # the sender gave up mid-body: nothing to verify or store
+                self.metrics.webhook_requests.labels(system, "client_gone").inc()
+                _log.warning("webhook.client_gone")
+                return Response(status_code=400)
             incoming = IncomingRequest(
                 system=system,
                 method=request.method,

@@ -28,7 +28,7 @@ import json
 import re
 from typing import Any
 
-from connectors.hubspot.signature import sign_v3
+from hub.webhooks.hubspot_signature import sign_v3
 from hub.webhooks.inbox import Delivery, hashed_key
 from hub.webhooks.request import (
     Accepted,

@@ -4,6 +4,7 @@ under-scoped tokens; secrets kept out of every message."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.emulation import FaultPlan
+from connectors.hubspot.client import retry_after_from as retry_after_of
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.emulator import HubSpotEmulator
 from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
@@ -18,7 +20,7 @@ from connectors.hubspot.emulator_ratelimit import RateLimitConfig
 from connectors.hubspot.factory import create
 from connectors.hubspot.pacing import LocalPacer
 from connectors.hubspot.settings import HubSpotSettings
-from hub.errors import AuthError, ConfigError, RateLimited
+from hub.errors import AuthError, ConfigError, FatalError, RateLimited
 from hub.ports import Connector, SourceRecord, Write, WriteOp
 
 LIMIT = RateLimitConfig(burst_max=4, interval_ms=300)
@@ -56,7 +58,10 @@ def people(count: int, company: str | None = None) -> list[Write]:
 
 
 def test_429s_and_5xx_are_retried_until_the_writes_land(make_emulator: Any) -> None:
-    plan = FaultPlan(script=deque(["429", "500", None, "503", "502"]))
+    plan = FaultPlan(
+        script=deque(["429", "500", None, "503", "502"]),
+        path_prefix="/crm/v3/objects/contacts/batch/upsert",
+    )
     emulator = make_emulator(faults=plan)
     connector = connector_for(emulator)
     results = connector.write("contacts", people(150))
@@ -82,6 +87,33 @@ def test_timeouts_and_dropped_connections_on_reads_are_retried(make_emulator: An
     got = [r for r in connector.read("contacts", None) if isinstance(r, SourceRecord)]
     assert len(got) == 120
     assert plan.injected == 3
+
+
+def test_a_run_with_a_fifth_of_calls_failing_writes_and_reads_each_record_exactly_once(
+    make_emulator: Any,
+) -> None:
+    plan = FaultPlan(
+        rate=0.2, kinds=("429", "500", "503", "timeout", "drop"), timeout_seconds=0.5, seed=7
+    )
+    emulator = make_emulator(faults=plan)
+    connector = connector_for(emulator, timeout_seconds=0.2)
+    [company] = connector.write(
+        "companies", [Write(WriteOp.UPSERT, "companies", "cmp_" + "0" * 26, {"name": "Acme"})]
+    )
+    writes = people(500, company=company.external_id)
+    results = [
+        r for s in range(0, 500, 100) for r in connector.write("contacts", writes[s : s + 100])
+    ]
+    results += connector.write("contacts", writes[:100])  # a replayed batch
+    assert all(r.ok for r in results)
+    stored = emulator.portal.live_objects("contacts")
+    assert sorted(o.properties["huitong_id"] for o in stored) == sorted(
+        w.canonical_id for w in writes
+    )
+    read = [r for r in connector.read("contacts", None) if isinstance(r, SourceRecord)]
+    assert sorted(r.external_id for r in read) == sorted(o.id for o in stored)
+    assert {r.fields["associatedcompanyid"] for r in read} == {company.external_id}
+    assert plan.injected >= 3
 
 
 def test_retries_stop_at_the_attempt_cap_and_the_batch_is_reported_retriable(
@@ -125,7 +157,9 @@ def test_the_pacer_keeps_a_1000_write_run_free_of_429s() -> None:
     assert connector.client.retry_waits == []
     pacer = connector.client.pacer
     assert isinstance(pacer, LocalPacer)
-    assert pacer.waited_seconds > 0
+    # It adopted the announced limit, less 10% headroom (how long it waited depends on how fast
+    # this machine answers, so that is not asserted).
+    assert (pacer.burst.limit, pacer.burst.seconds) == (3, 0.3)
 
 
 def test_local_pacer_never_lets_more_than_the_limit_into_any_window() -> None:
@@ -160,8 +194,10 @@ def test_check_passes_with_a_good_token_and_names_each_object(emulator: HubSpotE
     assert {name for name, _, _ in result.checks} == {
         "contacts: read",
         "contacts: write",
+        "contacts: huitong_id",
         "companies: read",
         "companies: write",
+        "companies: huitong_id",
     }
     assert emulator.portal.count("contacts") == 0  # nothing was changed
 
@@ -189,6 +225,23 @@ def test_check_names_a_missing_write_scope(emulator: HubSpotEmulator) -> None:
     assert not result.ok
     assert ("contacts: read", True, "readable") in result.checks
     assert "MISSING_SCOPES" in result.detail
+
+
+def test_writes_stop_at_once_when_the_id_property_is_missing_or_not_unique(
+    emulator: HubSpotEmulator,
+) -> None:
+    del emulator.portal.types["contacts"].properties["huitong_id"]
+    with pytest.raises(FatalError, match=r"no property 'huitong_id'.*unique-value"):
+        connector_for(emulator).write("contacts", people(3))
+    plain = dataclasses.replace(
+        emulator.portal.types["companies"].properties["huitong_id"], has_unique_value=False
+    )
+    emulator.portal.define_property("companies", plain)
+    company = Write(WriteOp.UPSERT, "companies", "cmp_" + "0" * 26, {"name": "Acme"})
+    with pytest.raises(FatalError, match="does not require unique values"):
+        connector_for(emulator).write("companies", [company])
+    assert emulator.portal.call_count("POST") == 0  # no batch was sent, let alone split
+    assert not connector_for(emulator).check().ok
 
 
 def test_an_expired_token_stops_the_read_with_an_auth_error(emulator: HubSpotEmulator) -> None:
@@ -237,3 +290,22 @@ def test_the_factory_reports_bad_configuration_without_the_token(
         create("hubspot-prod", options, secrets, tmp_path)
     assert expected in str(caught.value)
     assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({"Retry-After": "3"}, {"policyName": "TEN_SECONDLY_ROLLING"}, 3.0),
+        ({}, {"policyName": "SECONDLY"}, 1.0),
+        ({"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, {}, 10.0),
+        ({"x-hubspot-ratelimit-interval-milliseconds": "2500"}, {"policyName": "X"}, 2.5),
+    ],
+)
+def test_a_429_waits_for_retry_after_or_the_window_of_its_policy(
+    headers: dict[str, str], body: dict[str, str], expected: float
+) -> None:
+    assert retry_after_of(headers, body) == expected
+
+
+def test_a_daily_429_waits_until_midnight() -> None:
+    assert 0 < retry_after_of({}, {"policyName": "DAILY"}) <= 86_400

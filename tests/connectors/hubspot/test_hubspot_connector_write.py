@@ -99,6 +99,7 @@ def test_a_batch_retried_after_its_response_was_lost_creates_no_duplicates(
     results = connector.write("contacts", [person(n) for n in range(30)])
     assert dropper.dropped == 1
     assert connector.client.operations["batch upsert contacts"] == 2  # the lost one, then a retry
+    assert calls(emulator, path) == 2  # and no silent retry by urllib3 underneath
     assert all(r.ok for r in results)
     assert emulator.portal.count("contacts") == 30  # the retry found the 30 and updated them
     assert len({r.external_id for r in results}) == 30
@@ -278,3 +279,30 @@ def test_owner_emails_are_dropped_quietly_when_owners_cannot_be_resolved(
         "hubspot_owner_id"
         not in emulator.portal.get("contacts", result.external_id or "").properties
     )
+
+
+def test_an_association_hubspot_already_holds_is_not_written_again(
+    emulator: HubSpotEmulator,
+) -> None:
+    connector = connector_for(emulator)
+    acme, other = connector.write(
+        "companies",
+        [
+            Write(WriteOp.UPSERT, "companies", f"cmp_{n:026d}", {"name": f"Co {n}"})
+            for n in range(2)
+        ],
+    )
+    writes = [person(n, associatedcompanyid=acme.external_id) for n in range(10)]
+    first = connector.write("contacts", writes)
+    connector.write("contacts", writes)  # the same companies again: nothing to associate
+    path = "/crm/v4/associations/contacts/companies/batch/create"
+    assert calls(emulator, path) == 1
+    # Someone makes another company the primary in HubSpot; the next read sees it ...
+    moved = first[0].external_id or ""
+    emulator.portal.associate("contacts", moved, "companies", other.external_id or "", [1])
+    list(connector.read("contacts", None))
+    # ... so the next write puts the hub's company back, for that contact only.
+    connector.write("contacts", writes)
+    assert calls(emulator, path) == 2
+    links = emulator.portal.associations_of("contacts", moved, "companies")
+    assert [to_id for to_id, types in links if 1 in types] == [acme.external_id]

@@ -82,7 +82,7 @@ def test_incremental_read_catches_a_late_commit_and_repeats_nothing(
     running: RunningSalesforce, sf: Salesforce
 ) -> None:
     org = running.org
-    t0 = org.now() - timedelta(minutes=10)
+    t0 = org.now() - timedelta(seconds=30)
     first = [
         org.seed("Contact", {"LastName": f"P{n}"}, at=t0 + timedelta(seconds=n)) for n in range(5)
     ]
@@ -92,8 +92,8 @@ def test_incremental_read_catches_a_late_commit_and_repeats_nothing(
     assert cursor is not None
     assert [r.external_id for r in initial] == first
 
-    # A transaction that began before the last read committed after it: its SystemModstamp
-    # lies before the cursor, inside the overlap window.
+    # A transaction that began before the last read committed after it: its SystemModstamp lies
+    # before the cursor, within the overlap of the time of that read.
     late = org.seed("Contact", {"LastName": "Late"}, at=t0 + timedelta(seconds=2, milliseconds=500))
     cast(SFType, sf.Contact).update(
         first[1], {"Title": "Director"}

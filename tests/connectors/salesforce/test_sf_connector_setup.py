@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -158,9 +159,17 @@ def test_the_budget_counts_calls_between_observations() -> None:
 
 def test_cursor_round_trip() -> None:
     stamp = parse_timestamp("2024-05-01T10:00:00.123+0000")
-    cursor = ReadCursor(stamp, frozenset({pair_digest("001A", stamp), pair_digest("001B", stamp)}))
+    read_at = parse_timestamp("2024-05-01T10:30:00Z")
+    pairs = frozenset({pair_digest("001A", stamp), pair_digest("001B", stamp)})
+    cursor = ReadCursor(stamp, read_at, pairs)
     assert ReadCursor.decode(cursor.encode()) == cursor
-    assert cursor.encode().startswith("2024-05-01T10:00:00.123Z~")
+    assert cursor.encode().startswith("2024-05-01T10:00:00.123Z;2024-05-01T10:30:00.000Z~")
+    assert ReadCursor.decode(ReadCursor(stamp, None, pairs).encode()).delivered == pairs
+    overlap = timedelta(minutes=5)
+    assert cursor.lower_bound(overlap) == stamp  # read long after: nothing to look back for
+    assert ReadCursor(stamp, stamp + timedelta(seconds=10)).lower_bound(overlap) == (
+        stamp - timedelta(seconds=290)
+    )
     assert ReadCursor.decode("2024-05-01T18:00:00+08:00").modstamp == parse_timestamp(
         "2024-05-01T10:00:00Z"
     )

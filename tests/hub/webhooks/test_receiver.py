@@ -142,7 +142,7 @@ def test_replies_stay_fast_while_the_downstream_worker_is_stuck(
         while not release.is_set():
             if sqlite_inbox.claim(10, "slow-worker", lease_seconds=300):
                 release.wait(10)
-            time.sleep(0.01)
+            time.sleep(0.05)
 
     worker = threading.Thread(target=stuck_worker)
     worker.start()

@@ -52,6 +52,10 @@ def test_a_full_webhook_section_with_secrets_from_the_environment(
             "scheme feishu needs secret (the Encrypt Key) or verification_token",
         ),
         (
+            "      scheme: wecom\n      secret: t\n      aes_key: short\n      receive_id: ww1\n",
+            "43-character EncodingAESKey",
+        ),
+        (
             "      scheme: salesforce_outbound\n      organization_id: 00D12\n",
             "15- or 18-character",
         ),
