@@ -528,6 +528,13 @@ class _Binder:
         if op in ("IN", "NOT_IN"):
             wanted = values
             positive = op == "IN"
+            if all(v is not None and not isinstance(v, tuple) for v in wanted):
+                # Plain literals: one set lookup instead of comparing with every listed value.
+                members = {_comparable(v) for v in wanted}
+                return lambda rec, lk: (
+                    (lambda a: a is not None and _comparable(a) in members)(path.value(rec, lk))
+                    is positive
+                )
             return lambda rec, lk: (
                 any(_compare(path.value(rec, lk), "=", v) for v in wanted) is positive
             )

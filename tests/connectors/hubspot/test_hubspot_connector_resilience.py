@@ -119,7 +119,8 @@ def test_a_run_with_a_fifth_of_calls_failing_writes_and_reads_each_record_exactl
 def test_retries_stop_at_the_attempt_cap_and_the_batch_is_reported_retriable(
     make_emulator: Any,
 ) -> None:
-    emulator = make_emulator(faults=FaultPlan(rate=1.0, kinds=("503",), seed=1))
+    plan = FaultPlan(rate=1.0, kinds=("503",), seed=1, path_prefix="/crm/v3/objects/contacts/batch")
+    emulator = make_emulator(faults=plan)
     connector = connector_for(emulator, retry_max_attempts=3)
     results = connector.write("contacts", people(5))
     assert connector.client.operations["batch upsert contacts"] == 3
