@@ -19,11 +19,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.emulator import HubSpotEmulator
-from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
 from connectors.hubspot.emulator_ratelimit import RateLimitConfig
-from connectors.hubspot.settings import HubSpotSettings
+from connectors.hubspot.testing import connector_for
 from hub.ports import SourceRecord, Write, WriteOp
 
 T = TypeVar("T")
@@ -41,16 +39,9 @@ def main() -> None:
     emulator = HubSpotEmulator(rate_limits=RateLimitConfig(enabled=False))
     rows: list[tuple[str, int, int, int, float]] = []
     with emulator.serve():
-        settings = HubSpotSettings.model_validate(
-            {
-                "token": DEFAULT_TOKEN,
-                "base_url": emulator.url,
-                "resolve_owners": False,
-                "index_lag_seconds": 0,
-                "rate": {"burst_max": 10**6, "search_per_second": 10**6},
-            }
+        connector = connector_for(
+            emulator, "bench", rate={"burst_max": 10**6, "search_per_second": 10**6}
         )
-        connector = HubSpotConnector("bench", settings)
 
         def measure(name: str, records: int, minimum: int, run: Callable[[], T]) -> T:
             before = emulator.portal.call_count()

@@ -386,14 +386,31 @@ def explain(
     canonical_id: str,
     field: Annotated[str | None, typer.Argument(help="Only this field.")] = None,
     config: ConfigOption = Path("huitong.yaml"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Show the golden values as they were then (ISO time)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Why each value of a golden record is what it is: candidates, sources, times, rule, winner."""
     from hub.bootstrap import open_store
 
+    moment = None
+    if as_of is not None:
+        from hub.normalize import InvalidValue, parse_datetime
+
+        try:
+            moment = parse_datetime(as_of, "UTC")
+        except InvalidValue as exc:
+            err.print(f"--as-of: {exc}")
+            raise typer.Exit(EXIT_CONFIG) from None
     with _config_errors():
         settings, store = open_store(config)
-    data = explain_mod.explain(store, settings, canonical_id, field)
+    data = (
+        explain_mod.explain(store, settings, canonical_id, field)
+        if moment is None
+        else explain_mod.explain_as_of(store, canonical_id, moment, field)
+    )
     store.close()
     if data is None:
         err.print(f"no golden record {canonical_id}")
@@ -549,6 +566,64 @@ def serve(
         wake.set()
         thread.join(timeout=30)
         hub.close()
+
+
+def _identity_action(config: Path, action: Any) -> Any:
+    from hub.bootstrap import open_hub
+    from hub.golden import Survivorship
+    from hub.identity.merging import Identity, IdentityError
+
+    with _config_errors():
+        hub = open_hub(config)
+    identity = Identity(
+        Survivorship(hub.settings.survivorship, hub.settings.system_priority()), hub.planner()
+    )
+    try:
+        with hub.store.transaction() as tx:
+            result = action(identity, tx)
+    except IdentityError as exc:
+        hub.close()
+        err.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(
+            EXIT_NOT_FOUND
+            if "no golden record" in str(exc) or "not linked" in str(exc)
+            else EXIT_CONFIG
+        ) from None
+    hub.close()
+    return result
+
+
+@app.command()
+def merge(
+    survivor: Annotated[str, typer.Argument(help="The canonical id that stays.")],
+    merged: Annotated[
+        str, typer.Argument(help="The canonical id merged into it (redirects to it).")
+    ],
+    config: ConfigOption = Path("huitong.yaml"),
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    by: Annotated[str, typer.Option(help="Who decided, for the audit log.", envvar="USER")] = "cli",
+) -> None:
+    """Merge two golden records: one customer. Undo with `huitong unmerge`."""
+    kept = _identity_action(
+        config, lambda identity, tx: identity.merge(tx, survivor, merged, by, reason)
+    )
+    out.print(f"merged {merged} into {kept}; {merged} now redirects to it")
+
+
+@app.command()
+def unmerge(
+    canonical_id: str,
+    record: Annotated[
+        str, typer.Argument(help="system/object/external-id of the record to split off.")
+    ],
+    config: ConfigOption = Path("huitong.yaml"),
+    by: Annotated[str, typer.Option(help="Who decided, for the audit log.", envvar="USER")] = "cli",
+) -> None:
+    """Split a record off a golden record; undoes the merge that brought it, exactly."""
+    other = _identity_action(
+        config, lambda identity, tx: identity.unmerge(tx, canonical_id, record, by)
+    )
+    out.print(f"{record} split off {canonical_id}: it is now {other} (kept apart from now on)")
 
 
 @app.command()

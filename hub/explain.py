@@ -4,6 +4,7 @@ when it changed there, the rule that decided and the winner; for each link, the 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -96,6 +97,36 @@ def explain(
         ],
         "history": history,
     }
+
+
+def explain_as_of(
+    store: Any, canonical_id: str, moment: datetime, only: str | None
+) -> dict[str, Any] | None:
+    """The golden values as they stood at ``moment``, rebuilt from the audit log."""
+    from hub.identity.merging import as_of
+
+    with store.transaction() as tx:
+        resolved = tx.resolve(canonical_id)
+        golden = tx.goldens([resolved]).get(resolved)
+        if golden is None:
+            return None
+        fields = as_of(tx, resolved, moment)
+    return {
+        "canonical_id": resolved,
+        "requested_id": canonical_id,
+        "entity_type": golden.entity_type.value,
+        "as_of": moment.isoformat(),
+        "version": None,
+        "deleted": False,
+        "fields": [
+            {"field": name, "value": gv.value, "source": str(gv.source) if gv.source else None,
+             "changed_at": gv.changed_at.isoformat() if gv.changed_at else None, "rule": gv.rule,
+             "rule_systems": [], "candidates": []}
+            for name, gv in sorted(fields.items()) if not only or name == only
+        ],
+        "links": [],
+        "history": [],
+    }  # fmt: skip
 
 
 def render(console: Console, data: dict[str, Any]) -> None:

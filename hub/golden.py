@@ -237,6 +237,7 @@ def diff(
     changes: dict[str, dict[str, Any]] = {}
     names: Iterable[str] = sorted(after) if not before else sorted(set(before) | set(after))
     shown: dict[RecordRef, str] = {}
+    times: dict[datetime, str] = {}
     for name in names:
         old, new = before.get(name), after.get(name)
         if (
@@ -257,4 +258,9 @@ def diff(
             "src": src,
             "rule": new.rule if new else None,
         }
+        if new is not None and new.changed_at is not None:
+            at = times.get(new.changed_at)
+            if at is None:
+                at = times[new.changed_at] = new.changed_at.isoformat()
+            changes[name]["at"] = at
     return changes

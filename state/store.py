@@ -24,6 +24,7 @@ from hub.identity.keys import MatchKey
 from hub.model import EntityType
 from hub.ports import RecordRef, Rejection
 from state import db
+from state.identity_store import IdentityOps
 from state.outbox_store import OutboxOps
 from state.tables import (
     audit_events,
@@ -99,7 +100,7 @@ class ErrorRow:
     reason: str
 
 
-class SqlTransaction(OutboxOps):
+class SqlTransaction(OutboxOps, IdentityOps):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"

@@ -222,4 +222,24 @@ system_writes = sa.Table(
     sa.Column("fingerprint", sa.String(32), nullable=False),
     sa.Column("written_at", Moment, nullable=False),
 )
+
+# A person's (or a merge's) decision about two golden records: must-link or cannot-link. The matcher
+# and the batch dedupe honour them; they are kept even after the records merge or split again.
+identity_constraints = sa.Table(
+    "identity_constraints",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("kind", sa.String(12), nullable=False),  # must_link | cannot_link
+    sa.Column("a", sa.String(450), nullable=False, index=True),  # canonical id or system/object/id
+    sa.Column("b", sa.String(450), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.String(128), nullable=False),
+    sa.Column("at", Moment, nullable=False),
+)
+
 import state.tables_inbox  # noqa: E402, F401  (the inbox tables share this metadata)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.hubspot.client import BatchReply, HubSpotClient, RequestRejected, chunks
@@ -57,9 +56,7 @@ def wire_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal | int | float):
-        return str(value)
-    return str(value)
+    return str(value)  # numbers (Decimal included) as their plain text
 
 
 def isolate(

@@ -317,9 +317,12 @@ class Blocker:
                 parts = [_values(part, record) for part in refine]
                 if all(parts):
                     finer = [_SEPARATOR.join(c) for c in product(*parts)]
-                    coarse = coarse + [
-                        f"{c}{_SEPARATOR}+{_SEPARATOR}{f}" for c in coarse for f in finer
-                    ][:_MAX_KEYS_PER_RULE]
+                    coarse = (
+                        coarse
+                        + [f"{c}{_SEPARATOR}+{_SEPARATOR}{f}" for c in coarse for f in finer][
+                            :_MAX_KEYS_PER_RULE
+                        ]
+                    )
             out.append(coarse)
         return out
 

@@ -213,6 +213,7 @@ def test_changed_row_updates_golden_with_field_level_audit(hub: Hub, tmp_path: P
         "after": "Head of Purchasing",
         "src": "crm/contacts/003A",
         "rule": "latest",
+        "at": "2026-01-04T00:00:00+00:00",  # the CRM's change time (08:00 Beijing)
     }
     assert hub.store.verify_audit().ok
 

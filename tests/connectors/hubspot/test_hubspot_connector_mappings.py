@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connectors.hubspot import testing
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.emulator import HubSpotEmulator
-from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
-from connectors.hubspot.settings import HubSpotSettings
 from hub.model import Candidate
 from hub.ports import RecordRef, SourceRecord, Write, WriteOp
 from mappings.mapper import Mapper
@@ -20,10 +19,7 @@ def mapper(name: str) -> Mapper:
 
 
 def connector_for(emulator: HubSpotEmulator) -> HubSpotConnector:
-    settings = HubSpotSettings.model_validate(
-        {"token": DEFAULT_TOKEN, "base_url": emulator.url, "resolve_owners": False}
-    )
-    return HubSpotConnector("hubspot", settings)
+    return testing.connector_for(emulator, "hubspot")
 
 
 def read_one(connector: HubSpotConnector, obj: str) -> SourceRecord:

@@ -16,10 +16,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from connectors.emulation import ASGIApp, Receive, Scope, Send
+from connectors.hubspot import testing
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.emulator import HubSpotEmulator
-from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
-from connectors.hubspot.settings import HubSpotSettings
 from hub.ports import SourceRecord, Write, WriteOp
 
 OWNERS = [
@@ -80,10 +79,7 @@ def served() -> Iterator[tuple[HubSpotEmulator, OwnersRoute]]:
 
 
 def connector_for(emulator: HubSpotEmulator) -> HubSpotConnector:
-    settings = HubSpotSettings.model_validate(
-        {"token": DEFAULT_TOKEN, "base_url": emulator.url, "retry_waits": False}
-    )
-    return HubSpotConnector("hubspot-test", settings)
+    return testing.connector_for(emulator, "hubspot-test", resolve_owners=True)
 
 
 def test_owner_ids_are_read_as_owner_emails(served: tuple[HubSpotEmulator, OwnersRoute]) -> None:

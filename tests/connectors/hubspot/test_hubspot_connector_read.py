@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot import emulator_search, emulator_values
+from connectors.hubspot import emulator_search, emulator_values, testing
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.cursor import Position
 from connectors.hubspot.emulator import HubSpotEmulator
-from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
 from connectors.hubspot.emulator_ratelimit import RateLimitConfig
-from connectors.hubspot.settings import HubSpotSettings
 from hub.ports import SourceRecord
 
 T0 = 1_760_000_000_000  # a fixed past instant (ms)
@@ -35,18 +33,10 @@ class Clock:
 
 
 def connector_for(emulator: HubSpotEmulator, clock: Clock, **options: Any) -> HubSpotConnector:
-    settings = HubSpotSettings.model_validate(
-        {
-            "token": DEFAULT_TOKEN,
-            "base_url": emulator.url,
-            "resolve_owners": False,
-            "retry_waits": False,
-            "index_lag_seconds": 0,
-            "rate": {"search_per_second": 1000, "burst_max": 100_000},
-            **options,
-        }
+    fast = {"search_per_second": 1000, "burst_max": 100_000}
+    return testing.connector_for(
+        emulator, "hubspot-test", clock=clock.connector, rate=fast, **options
     )
-    return HubSpotConnector("hubspot-test", settings, clock=clock.connector)
 
 
 def seed_contacts(

@@ -12,14 +12,13 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.emulation import FaultPlan
+from connectors.hubspot import testing
 from connectors.hubspot.client import retry_after_from as retry_after_of
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.emulator import HubSpotEmulator
-from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
 from connectors.hubspot.emulator_ratelimit import RateLimitConfig
 from connectors.hubspot.factory import create
 from connectors.hubspot.pacing import LocalPacer
-from connectors.hubspot.settings import HubSpotSettings
 from hub.errors import AuthError, ConfigError, FatalError, RateLimited
 from hub.ports import Connector, SourceRecord, Write, WriteOp
 
@@ -27,21 +26,8 @@ LIMIT = RateLimitConfig(burst_max=4, interval_ms=300)
 SECRET = "pat-na1-99999999-8888-7777-6666-555555555555"
 
 
-def settings_for(emulator: HubSpotEmulator, **options: Any) -> HubSpotSettings:
-    return HubSpotSettings.model_validate(
-        {
-            "token": DEFAULT_TOKEN,
-            "base_url": emulator.url,
-            "resolve_owners": False,
-            "retry_waits": False,
-            "index_lag_seconds": 0,
-            **options,
-        }
-    )
-
-
 def connector_for(emulator: HubSpotEmulator, **options: Any) -> HubSpotConnector:
-    return HubSpotConnector("hubspot-test", settings_for(emulator, **options))
+    return testing.connector_for(emulator, "hubspot-test", **options)
 
 
 def people(count: int, company: str | None = None) -> list[Write]:

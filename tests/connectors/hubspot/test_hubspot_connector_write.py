@@ -7,25 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.emulation import ASGIApp, Message, Receive, Scope, Send
+from connectors.hubspot import testing
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.emulator import HubSpotEmulator
-from connectors.hubspot.emulator_portal import DEFAULT_TOKEN
-from connectors.hubspot.settings import HubSpotSettings
 from hub.ports import SourceRecord, Write, WriteOp
 
 
 def connector_for(emulator: HubSpotEmulator, **options: Any) -> HubSpotConnector:
-    settings = HubSpotSettings.model_validate(
-        {
-            "token": DEFAULT_TOKEN,
-            "base_url": emulator.url,
-            "resolve_owners": False,
-            "retry_waits": False,
-            "index_lag_seconds": 0,
-            **options,
-        }
-    )
-    return HubSpotConnector("hubspot-test", settings)
+    return testing.connector_for(emulator, "hubspot-test", **options)
 
 
 def person(n: int, **fields: Any) -> Write:
