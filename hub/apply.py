@@ -19,7 +19,7 @@ from hub.identity.keys import MatchKey, keys_for
 from hub.identity.linker import decide
 from hub.ids import new_canonical_id
 from hub.model import ENTITY_MODELS, Candidate
-from hub.outbox import WritePlanner, fingerprint
+from hub.outbox import WritePlanner
 from hub.ports import RecordRef, Rejection, StoreTransaction
 
 
@@ -94,7 +94,7 @@ class Applier:
         goldens = tx.goldens(cluster_ids)
         overlay: dict[str, set[str]] = {}
         echo_fields = self.planner.written_fields(system, obj) if self.planner else None
-        last_written = tx.system_writes(system, obj, cluster_ids) if echo_fields is not None else {}
+        last_written = tx.written_values(system, obj, cluster_ids) if echo_fields is not None else {}
 
         new_sources: list[StoredSource] = []
         changed_sources: list[StoredSource] = []
@@ -151,11 +151,7 @@ class Applier:
                 link_reason = decision.reason
                 links.append((c.ref, cid, decision.reason))
             times = _field_times(c, values, held)
-            echo = (
-                echo_fields is not None
-                and not c.deleted
-                and last_written.get(cid) == fingerprint(values, echo_fields)
-            )
+            echo = not c.deleted and WritePlanner.is_echo(values, last_written.get(cid))
             if echo:
                 # The hub's own write reported back: its values keep the time of the change that
                 # caused the write, so an echo never counts as a newer change anywhere.

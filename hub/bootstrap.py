@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from hub.dispatcher import Dispatcher
 from hub.engine import SyncEngine, init_map_worker
 from hub.errors import ConfigError
+from hub.observability import Metrics
 from hub.outbox import WritePlanner, WriteTarget
 from hub.ports import Connector, Reporter
 from hub.settings import Settings, load_settings
@@ -49,6 +50,7 @@ class Hub:
     mappers: dict[tuple[str, str], Mapper]
 
     map_pool: Executor | None = None
+    metrics: Metrics | None = None
 
     def engine(self, reporter: Reporter | None = None) -> SyncEngine:
         workers = self.settings.hub.map_workers
@@ -68,6 +70,7 @@ class Hub:
             reporter,
             self.map_pool,
             self.planner(),
+            self.metrics,
         )
 
     def planner(self) -> WritePlanner:
@@ -79,6 +82,7 @@ class Hub:
         return WritePlanner(targets)
 
     def dispatcher(self, **kwargs: Any) -> Dispatcher:
+        kwargs.setdefault("metrics", self.metrics)
         return Dispatcher(self.store, self.connectors, **kwargs)
 
     def close(self) -> None:

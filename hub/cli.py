@@ -532,7 +532,7 @@ def serve(
 
     from hub.bootstrap import database_url, open_hub
     from hub.inbox_worker import InboxWorker
-    from hub.observability import configure_logging
+    from hub.observability import Metrics, configure_logging
     from hub.webhooks.receiver import create_app
     from hub.webhooks.receiver import serve as run_server
     from state.inbox import SqlInbox
@@ -542,9 +542,18 @@ def serve(
         hub = open_hub(config)
     url = database_url(hub.settings, config.resolve().parent)
     inbox = SqlInbox.open(url)
+    metrics = Metrics()
+    hub.metrics = metrics
+
+    def outbox_depth() -> dict[tuple[str, str], int]:
+        with hub.store.transaction() as tx:
+            return dict(tx.outbox_depth())
+
+    metrics.watch_queue("outbox", outbox_depth)
+    metrics.watch_queue("inbox", inbox.counts)
     wake = threading.Event()
     stop = threading.Event()
-    app_ = create_app(hub.settings, inbox, on_stored=lambda _system, _new: wake.set())
+    app_ = create_app(hub.settings, inbox, metrics=metrics, on_stored=lambda _system, _new: wake.set())
     worker_ = InboxWorker(
         inbox,
         lambda systems, trigger: hub.engine().sync(systems, trigger=trigger),

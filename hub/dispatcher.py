@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from hub.audit import AuditEvent
 from hub.errors import AuthError, FatalError, RateLimited, RetriableError
+from hub.observability import Metrics
 from hub.ports import Connector, Write, WriteOp, WriteResult
 
 
@@ -57,6 +58,7 @@ class Dispatcher:
         max_delay: float = 3600.0,
         worker: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.connectors = connectors
@@ -66,6 +68,7 @@ class Dispatcher:
         self.max_delay = max_delay
         self.worker = worker or default_worker_id()
         self.clock = clock
+        self.metrics = metrics
 
     def backoff(self, attempts: int, hint: float | None = None) -> datetime:
         """Exponential with full jitter, never sooner than the API asked (Retry-After)."""
@@ -128,6 +131,7 @@ class Dispatcher:
         self, system: str, group: list[Any], results: list[WriteResult], summary: DispatchSummary
     ) -> None:
         events: list[AuditEvent] = []
+        before = Counter(summary.counts)
         with self.store.transaction() as tx:
             for item, result in zip(group, results, strict=True):
                 if result.ok:
@@ -158,8 +162,32 @@ class Dispatcher:
                                    item.canonical_id, system, item.object, item.external_id)
                     )  # fmt: skip
             tx.append_audit(events)
+        if self.metrics is not None:
+            obj = group[0].object
+            ok = sum(1 for r in results if r.ok)
+            self.metrics.records_written.labels(system, obj, "ok").inc(ok)
+            self.metrics.records_written.labels(system, obj, "failed").inc(len(results) - ok)
+            self._count_settled(system, before, summary)
+
+    def _count_settled(self, system: str, before: Counter[str], summary: DispatchSummary) -> None:
+        if self.metrics is None:
+            return
+        retried = summary.counts["retried"] - before["retried"]
+        dead = summary.counts["dead"] - before["dead"]
+        if retried:
+            self.metrics.retries.labels(system, "write").inc(retried)
+        if dead:
+            self.metrics.dead_letters.labels("outbox", system).inc(dead)
 
     def _retry_all(
+        self, group: list[Any], error: str, summary: DispatchSummary, hint: float | None
+    ) -> None:
+        before = Counter(summary.counts)
+        self._retry_all_settle(group, error, summary, hint)
+        if group:
+            self._count_settled(group[0].system, before, summary)
+
+    def _retry_all_settle(
         self, group: list[Any], error: str, summary: DispatchSummary, hint: float | None
     ) -> None:
         with self.store.transaction() as tx:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from hub.apply import Applier
 from hub.errors import HuitongError
 from hub.golden import Survivorship
+from hub.observability import Metrics
 from hub.ids import new_run_id
 from hub.model import Candidate
 from hub.outbox import WritePlanner
@@ -74,6 +75,7 @@ class SyncEngine:
         reporter: Reporter | None = None,
         map_pool: Executor | None = None,
         planner: WritePlanner | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -85,6 +87,7 @@ class SyncEngine:
         # another core while this process matches and writes the previous chunk.
         self.map_pool = map_pool
         self.planner = planner
+        self.metrics = metrics
 
     def readable_objects(self, system: str) -> list[str]:
         objects = self.settings.systems[system].objects
@@ -162,6 +165,11 @@ class SyncEngine:
                 if cursor is not None:
                     tx.set_cursor(system, obj, cursor, applier.run_id)
             summary.counts.update(counts)
+            if self.metrics is not None and records:
+                self.metrics.records_read.labels(system, obj).inc(len(records))
+                newest = max((r.modified_at for r in records if r.modified_at), default=None)
+                if newest is not None:
+                    self.metrics.sync_lag.labels(system).set(max(0.0, time.time() - newest.timestamp()))
             if rejections:
                 connector.report_rejections(obj, rejections)
                 summary.rejection_samples.extend(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -45,6 +45,7 @@ class PlannedWrite:
     payload: dict[str, Any]
     fingerprint: str
     external_id: str | None
+    values: dict[str, Any] = field(default_factory=dict)  # the golden values the write carries
 
 
 class OutboxTransaction(Protocol):
@@ -57,6 +58,10 @@ class OutboxTransaction(Protocol):
     ) -> dict[tuple[str, str], RecordRef]: ...
 
     def enqueue_writes(self, writes: Sequence[PlannedWrite], run_id: str | None) -> None: ...
+
+    def written_values(
+        self, system: str, obj: str, canonical_ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]: ...
 
 
 def fingerprint(values: Mapping[str, Any], fields: Sequence[str]) -> str:
@@ -78,13 +83,16 @@ class WritePlanner:
     def written_fields(self, system: str, obj: str) -> list[str] | None:
         return self._fields.get((system, obj))
 
-    def is_echo(self, tx: OutboxTransaction, source: StoredSource) -> bool:
-        """The record carries exactly what the hub last wrote to it."""
-        fields = self._fields.get((source.ref.system, source.ref.object))
-        if fields is None:
+    @staticmethod
+    def is_echo(values: Mapping[str, Any], written: Mapping[str, Any] | None) -> bool:
+        """The record reports what the hub last wrote to it.
+
+        Every value the hub wrote is there unchanged, or absent: a system may not keep a field (a
+        property it has no place for) and may add its own (an owner it assigns); neither changes
+        what the hub wrote. A value written over by a person is not an echo."""
+        if not written:
             return False
-        written = tx.system_writes(source.ref.system, source.ref.object, [source.canonical_id])
-        return written.get(source.canonical_id) == fingerprint(source.values, fields)
+        return all(values.get(name) in (value, None) for name, value in written.items())
 
     def plan(
         self,
@@ -141,10 +149,12 @@ class WritePlanner:
                 if own and all(fingerprint(s.values, fields) == print_ for s in own):
                     continue  # the target already holds these values: nothing to tell it
                 payload = target.mapper.to_system(values, resolve)
+                carried = {name: values[name] for name in fields if values.get(name) not in (None, "")}
                 planned.append(
                     PlannedWrite(
                         target.system, target.object, golden.canonical_id, WriteOp.UPSERT, payload, print_,
                         mine.external_id if mine else (own[0].ref.external_id if own else None),
+                        carried,
                     )
                 )  # fmt: skip
         tx.enqueue_writes(planned, run_id)

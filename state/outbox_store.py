@@ -39,6 +39,7 @@ class OutboxItem:
     payload: dict[str, Any]
     fingerprint: str
     external_id: str | None
+    canonical: dict[str, Any]
     status: str
     attempts: int
     last_error: str | None
@@ -56,6 +57,7 @@ def _item(row: Any) -> OutboxItem:
         payload=orjson.loads(row.payload),
         fingerprint=row.fingerprint,
         external_id=row.external_id,
+        canonical=orjson.loads(row.canonical),
         status=row.status,
         attempts=row.attempts,
         last_error=row.last_error,
@@ -85,6 +87,20 @@ class OutboxOps:
             found.update({cid: fp for cid, fp in rows})
         return found
 
+    def written_values(self, system: str, obj: str, canonical_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """What the hub last wrote to each record (canonical values), for echo recognition."""
+        t = system_writes
+        found: dict[str, dict[str, Any]] = {}
+        ids = sorted(set(canonical_ids))
+        for start in range(0, len(ids), 500):
+            rows = self.conn.execute(
+                sa.select(t.c.canonical_id, t.c.written).where(
+                    t.c.system == system, t.c.object == obj, t.c.canonical_id.in_(ids[start : start + 500])
+                )
+            )
+            found.update({cid: orjson.loads(written) for cid, written in rows})
+        return found
+
     def enqueue_writes(self, writes: Sequence[PlannedWrite], run_id: str | None) -> None:
         """Queue writes; a still-pending write for the same record is replaced (newest state wins)."""
         if not writes:
@@ -102,6 +118,7 @@ class OutboxOps:
                 )
                 .values(
                     op=w.op.value, payload=orjson.dumps(w.payload).decode(), fingerprint=w.fingerprint,
+                    canonical=orjson.dumps(w.values).decode(),
                     external_id=w.external_id, updated_at=now, run_id=run_id,
                 )
             )  # fmt: skip
@@ -111,6 +128,7 @@ class OutboxOps:
                 sa.insert(t).values(
                     system=w.system, object=w.object, canonical_id=w.canonical_id, op=w.op.value,
                     payload=orjson.dumps(w.payload).decode(), fingerprint=w.fingerprint,
+                    canonical=orjson.dumps(w.values).decode(),
                     external_id=w.external_id, status="pending", attempts=0, next_attempt_at=now,
                     run_id=run_id, created_at=now, updated_at=now,
                 )
@@ -169,13 +187,19 @@ class OutboxOps:
                 sw.c.object == item.object,
                 sw.c.canonical_id == item.canonical_id,
             )
-            .values(fingerprint=item.fingerprint, external_id=external_id, written_at=now)
+            .values(
+                fingerprint=item.fingerprint,
+                external_id=external_id,
+                written=orjson.dumps(item.canonical).decode(),
+                written_at=now,
+            )
         )
         if not changed.rowcount:
             self.conn.execute(
                 sa.insert(sw).values(
                     system=item.system, object=item.object, canonical_id=item.canonical_id,
-                    external_id=external_id, fingerprint=item.fingerprint, written_at=now,
+                    external_id=external_id, fingerprint=item.fingerprint,
+                    written=orjson.dumps(item.canonical).decode(), written_at=now,
                 )
             )  # fmt: skip
         if external_id:

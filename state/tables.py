@@ -193,6 +193,7 @@ outbox = sa.Table(
     sa.Column("canonical_id", sa.String(32), nullable=False),
     sa.Column("op", sa.String(8), nullable=False),  # upsert | delete
     sa.Column("payload", sa.Text, nullable=False),  # the system's fields (JSON)
+    sa.Column("canonical", sa.Text, nullable=False, server_default="{}"),  # the golden values it carries
     sa.Column("fingerprint", sa.String(32), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=True),
     sa.Column(
@@ -220,6 +221,7 @@ system_writes = sa.Table(
     sa.Column("canonical_id", sa.String(32), primary_key=True),
     sa.Column("external_id", sa.String(255), nullable=True),
     sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("written", sa.Text, nullable=False, server_default="{}"),  # those values (JSON)
     sa.Column("written_at", Moment, nullable=False),
 )
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +29,7 @@ def iso_from_ms(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def ms_from_value(value: str) -> int | None:
     """Epoch ms from an epoch-ms string, an ISO datetime or an ISO date; None if neither."""
     text = value.strip()

@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('canonical_id', sa.String(length=32), nullable=False),
     sa.Column('op', sa.String(length=8), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('canonical', sa.Text(), server_default='{}', nullable=False),
     sa.Column('fingerprint', sa.String(length=32), nullable=False),
     sa.Column('external_id', sa.String(length=255), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
@@ -51,6 +52,7 @@ def upgrade() -> None:
     sa.Column('canonical_id', sa.String(length=32), nullable=False),
     sa.Column('external_id', sa.String(length=255), nullable=True),
     sa.Column('fingerprint', sa.String(length=32), nullable=False),
+    sa.Column('written', sa.Text(), server_default='{}', nullable=False),
     sa.Column('written_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('system', 'object', 'canonical_id', name=op.f('pk_system_writes'))
     )
