@@ -94,7 +94,9 @@ class Applier:
         goldens = tx.goldens(cluster_ids)
         overlay: dict[str, set[str]] = {}
         echo_fields = self.planner.written_fields(system, obj) if self.planner else None
-        last_written = tx.written_values(system, obj, cluster_ids) if echo_fields is not None else {}
+        last_written = (
+            tx.written_values(system, obj, cluster_ids) if echo_fields is not None else {}
+        )
 
         new_sources: list[StoredSource] = []
         changed_sources: list[StoredSource] = []

@@ -553,7 +553,9 @@ def serve(
     metrics.watch_queue("inbox", inbox.counts)
     wake = threading.Event()
     stop = threading.Event()
-    app_ = create_app(hub.settings, inbox, metrics=metrics, on_stored=lambda _system, _new: wake.set())
+    app_ = create_app(
+        hub.settings, inbox, metrics=metrics, on_stored=lambda _system, _new: wake.set()
+    )
     worker_ = InboxWorker(
         inbox,
         lambda systems, trigger: hub.engine().sync(systems, trigger=trigger),

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from hub.apply import Applier
 from hub.errors import HuitongError
 from hub.golden import Survivorship
-from hub.observability import Metrics
 from hub.ids import new_run_id
 from hub.model import Candidate
+from hub.observability import Metrics
 from hub.outbox import WritePlanner
 from hub.ports import Connector, NullReporter, Rejection, Reporter, SourceRecord, StoreTransaction
 from hub.settings import Settings
@@ -169,7 +169,9 @@ class SyncEngine:
                 self.metrics.records_read.labels(system, obj).inc(len(records))
                 newest = max((r.modified_at for r in records if r.modified_at), default=None)
                 if newest is not None:
-                    self.metrics.sync_lag.labels(system).set(max(0.0, time.time() - newest.timestamp()))
+                    self.metrics.sync_lag.labels(system).set(
+                        max(0.0, time.time() - newest.timestamp())
+                    )
             if rejections:
                 connector.report_rejections(obj, rejections)
                 summary.rejection_samples.extend(

@@ -149,7 +149,9 @@ class WritePlanner:
                 if own and all(fingerprint(s.values, fields) == print_ for s in own):
                     continue  # the target already holds these values: nothing to tell it
                 payload = target.mapper.to_system(values, resolve)
-                carried = {name: values[name] for name in fields if values.get(name) not in (None, "")}
+                carried = {
+                    name: values[name] for name in fields if values.get(name) not in (None, "")
+                }
                 planned.append(
                     PlannedWrite(
                         target.system, target.object, golden.canonical_id, WriteOp.UPSERT, payload, print_,

@@ -87,7 +87,9 @@ class OutboxOps:
             found.update({cid: fp for cid, fp in rows})
         return found
 
-    def written_values(self, system: str, obj: str, canonical_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def written_values(
+        self, system: str, obj: str, canonical_ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
         """What the hub last wrote to each record (canonical values), for echo recognition."""
         t = system_writes
         found: dict[str, dict[str, Any]] = {}
@@ -95,7 +97,9 @@ class OutboxOps:
         for start in range(0, len(ids), 500):
             rows = self.conn.execute(
                 sa.select(t.c.canonical_id, t.c.written).where(
-                    t.c.system == system, t.c.object == obj, t.c.canonical_id.in_(ids[start : start + 500])
+                    t.c.system == system,
+                    t.c.object == obj,
+                    t.c.canonical_id.in_(ids[start : start + 500]),
                 )
             )
             found.update({cid: orjson.loads(written) for cid, written in rows})

@@ -193,7 +193,9 @@ outbox = sa.Table(
     sa.Column("canonical_id", sa.String(32), nullable=False),
     sa.Column("op", sa.String(8), nullable=False),  # upsert | delete
     sa.Column("payload", sa.Text, nullable=False),  # the system's fields (JSON)
-    sa.Column("canonical", sa.Text, nullable=False, server_default="{}"),  # the golden values it carries
+    sa.Column(
+        "canonical", sa.Text, nullable=False, server_default="{}"
+    ),  # the golden values it carries
     sa.Column("fingerprint", sa.String(32), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=True),
     sa.Column(

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import functools
-
 import re
 from datetime import UTC, date, datetime
 from typing import Any

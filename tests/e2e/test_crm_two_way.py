@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from connectors.emulation import FaultPlan
 from connectors.hubspot.emulator import HubSpotEmulator
 from connectors.hubspot.testing import connector_for as hubspot_connector
 from connectors.salesforce.emulator import SalesforceEmulator
@@ -96,19 +95,24 @@ def _sync(hub: Hub) -> tuple[Counter[str], Counter[str]]:
 
 
 def _emails_in_salesforce(running: Any) -> Counter[str]:
-    return Counter(str(r["Email"]).lower() for r in running.org.records("Contact") if r.get("Email"))
+    return Counter(
+        str(r["Email"]).lower() for r in running.org.records("Contact") if r.get("Email")
+    )
 
 
 def _emails_in_hubspot(emulator: HubSpotEmulator) -> Counter[str]:
     return Counter(
-        str(o.properties.get("email")).lower() for o in emulator.portal.live_objects("contacts") if o.properties.get("email")
+        str(o.properties.get("email")).lower()
+        for o in emulator.portal.live_objects("contacts")
+        if o.properties.get("email")
     )
 
 
 def _assert_everyone_once_everywhere(hub: Hub, running: Any, emulator: HubSpotEmulator) -> None:
     everyone = {p["email"] for p in _people()}
     in_sf, in_hs = _emails_in_salesforce(running), _emails_in_hubspot(emulator)
-    assert set(in_sf) == everyone and set(in_hs) == everyone
+    assert set(in_sf) == everyone
+    assert set(in_hs) == everyone
     assert max(in_sf.values()) == 1, [e for e, n in in_sf.items() if n > 1]
     assert max(in_hs.values()) == 1, [e for e, n in in_hs.items() if n > 1]
     with hub.store.transaction() as tx:
@@ -118,7 +122,9 @@ def _assert_everyone_once_everywhere(hub: Hub, running: Any, emulator: HubSpotEm
 def test_two_way_sync_converges_without_a_loop(crms: tuple[Hub, Any, HubSpotEmulator]) -> None:
     hub, running, emulator = crms
     counts, sent = _sync(hub)
-    assert counts["linked"] == SHARED  # the shared people are recognised (email, phone) across systems
+    assert (
+        counts["linked"] == SHARED
+    )  # the shared people are recognised (email, phone) across systems
     assert sent["created"] == ONLY_SF + ONLY_HS  # each side learns of the other's people
     assert sent.get("dead", 0) == 0
     _assert_everyone_once_everywhere(hub, running, emulator)
@@ -148,10 +154,12 @@ def test_twenty_percent_of_calls_failing_still_syncs_every_record_once(
     for plan in (running.faults, emulator.faults):  # each kind at least once, then 20% at random
         plan.script.extend(["503", "429", "timeout", "drop", "500"])
     for _ in range(12):  # passes until nothing is left to send or read
-        counts, sent = _sync(hub)
+        counts, _sent = _sync(hub)
         with hub.store.transaction() as tx:
             depth = tx.outbox_depth()
-        if not any(n for (_, status), n in depth.items() if status in ("pending", "inflight")) and not counts.get("writes_queued"):
+        if not any(
+            n for (_, status), n in depth.items() if status in ("pending", "inflight")
+        ) and not counts.get("writes_queued"):
             break
         hub.dispatcher(base_delay=0.0).dispatch()
     assert running.faults.injected + emulator.faults.injected >= 10  # faults did happen

@@ -23,7 +23,10 @@ def test_reads_writes_and_lag_are_counted(tmp_path: Path, db_url: str) -> None:
     m = hub.metrics
     assert _value(m, "huitong_records_read_total", system="erp", object="contacts") == 4
     assert _value(m, "huitong_records_read_total", system="crm", object="contacts") == 2
-    assert _value(m, "huitong_records_written_total", system="crm", object="contacts", result="ok") == 4
+    assert (
+        _value(m, "huitong_records_written_total", system="crm", object="contacts", result="ok")
+        == 4
+    )
     assert _value(m, "huitong_sync_lag_seconds", system="crm") > 0
     body, content_type = m.render()
     assert b"huitong_records_written_total" in body

@@ -184,7 +184,8 @@ def test_ready_reports_a_migrated_database(inbox: SqlInbox, tmp_path: Path) -> N
     ok, detail = SqlInbox(behind).ready()
     assert not ok
     assert "0002" in detail
-    assert "0003" in detail
+    heads = db.ScriptDirectory.from_config(config).get_heads()
+    assert all(head in detail for head in heads)
 
 
 def test_migration_matches_the_table_definition(store: SqlStore) -> None:
