@@ -9,6 +9,7 @@ line in its ``pyproject.toml``.
 from __future__ import annotations
 
 import multiprocessing
+from datetime import timedelta
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -83,6 +84,8 @@ class Hub:
 
     def dispatcher(self, **kwargs: Any) -> Dispatcher:
         kwargs.setdefault("metrics", self.metrics)
+        kwargs.setdefault("lease", timedelta(seconds=self.settings.hub.write_lease_seconds))
+        kwargs.setdefault("max_attempts", self.settings.hub.write_max_attempts)
         return Dispatcher(self.store, self.connectors, **kwargs)
 
     def close(self) -> None:

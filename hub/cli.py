@@ -474,9 +474,10 @@ def reconcile(
 def worker(
     config: ConfigOption = Path("huitong.yaml"),
     poll: Annotated[float, typer.Option(help="Seconds between passes over the queues.")] = 1.0,
-    once: Annotated[
-        bool, typer.Option("--once", help="One pass, then exit (for cron and tests).")
-    ] = False,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron and tests).")] = False,
+    until_idle: Annotated[
+        float | None, typer.Option(help="Exit once the queues have been empty this many seconds.")
+    ] = None,
 ) -> None:
     """Run the schedules (when this worker is the leader) and send queued writes, until stopped.
 
@@ -484,20 +485,21 @@ def worker(
     time runs the schedules; another takes over when it stops."""
     import signal
     import threading
+    import time
 
     from hub.bootstrap import database_url, open_hub
     from hub.scheduler import HubScheduler
 
     with _config_errors():
         hub = open_hub(config)
-        scheduler = HubScheduler(
-            hub.settings, database_url(hub.settings, config.resolve().parent), config.resolve()
-        )
+        url = database_url(hub.settings, config.resolve().parent)
+        scheduler = HubScheduler(hub.settings, url, config.resolve())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     leader = False
     dispatcher = hub.dispatcher()
+    idle_since = time.monotonic()
     try:
         while not stop.is_set():
             if not leader and hub.settings.schedules:
@@ -506,10 +508,9 @@ def worker(
                     err.print("this worker runs the schedules")
             sent = dispatcher.dispatch(max_batches=10)
             if sent.counts:
-                err.print(
-                    "writes: " + ", ".join(f"{k} {v}" for k, v in sorted(sent.counts.items()))
-                )
-            if once:
+                idle_since = time.monotonic()
+                err.print("writes: " + ", ".join(f"{k} {v}" for k, v in sorted(sent.counts.items())))
+            if once or (until_idle is not None and time.monotonic() - idle_since >= until_idle):
                 break
             stop.wait(poll)
     finally:
@@ -812,4 +813,8 @@ def dlq_discard(item_ids: list[int], config: ConfigOption = Path("huitong.yaml")
 
 
 def main() -> None:  # pragma: no cover - console entry
-    app()
+    app(prog_name="huitong")
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m hub.cli`
+    main()

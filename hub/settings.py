@@ -193,6 +193,10 @@ class HubSettings(Strict):
     # Processes that parse and normalise records while the main one matches and writes; 0 maps
     # in-process (best for small, frequent incremental runs).
     map_workers: int = Field(default=0, ge=0, le=64)
+    # How long a dispatcher may hold claimed writes before another one takes them over (a dead
+    # dispatcher's claims come back after this); longer than the slowest batch with its retries.
+    write_lease_seconds: float = Field(default=120.0, gt=0)
+    write_max_attempts: int = Field(default=8, ge=1, le=100)
 
     @field_validator("default_region")
     @classmethod

@@ -14,6 +14,8 @@ the scores; a cannot-link pair is never brought into one cluster, directly or th
 
 from __future__ import annotations
 
+import gc
+import time
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -280,8 +282,26 @@ def dedupe(
 
     ``ids`` name the records (default: their position as text); ``constraints`` refer to them.
     ``review`` lists pairs between the thresholds that ended in different clusters, best first."""
-    import time
+    # The batch holds millions of small acyclic objects; the cyclic collector would only rescan them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _dedupe(records, config, ids, constraints, workers, seed, review_limit, report)
+    finally:
+        if collecting:
+            gc.enable()
 
+
+def _dedupe(
+    records: Iterable[Mapping[str, Any]],
+    config: EntityMatchConfig,
+    ids: Sequence[str] | None,
+    constraints: Constraints | None,
+    workers: int,
+    seed: int,
+    review_limit: int,
+    report: Callable[[str, dict[str, Any]], None] | None,
+) -> DedupeResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     strong = StrongKeys(config.strong_keys)

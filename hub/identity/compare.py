@@ -232,6 +232,7 @@ class PreparedName:
     given: str  # given name in Latin letters, without spaces
     primary: str  # the key used for term frequency ("wei zhang" for 张伟, Zhang Wei, 张玮)
     hanzi: bool  # written in Han characters: typos there are homophones, not letter slips
+    initialled: bool  # a given name written as an initial (W. Zhang)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -254,6 +255,7 @@ def prepare_person_name(text: str) -> PreparedName | None:
         given=_latin_name_part(given),
         primary=min(latin, key=lambda k: (-len(k), k)) if latin else min(keys),
         hanzi=has_cjk(text),
+        initialled=any(len(w) == 1 for k in latin for w in k.split()),
     )
 
 
@@ -347,10 +349,11 @@ class PersonNameComparator:
         if not a.nick_keys.isdisjoint(b.nick_keys):
             return 3
         same_family = bool(a.family) and a.family == b.family
-        for x in a.latin_keys:
-            for y in b.latin_keys:
-                if _initial_of(x, y) or _initial_of(y, x):
-                    return 5
+        if a.initialled != b.initialled:
+            for x in a.latin_keys:
+                for y in b.latin_keys:
+                    if _initial_of(x, y) or _initial_of(y, x):
+                        return 5
         if not (a.hanzi and b.hanzi):  # two names written in Hanzi that sound different differ
             for x in a.latin_keys:
                 for y in b.latin_keys:
@@ -1031,6 +1034,8 @@ class Comparison:
 
     def _compare_many(self, a: Sequence[Any], b: Sequence[Any]) -> int:
         compare = self.comparator.compare
+        if len(a) == 1 and len(b) == 1:
+            return compare(a[0], b[0])
         best = len(self.levels)
         for x in a:
             for y in b:
@@ -1053,9 +1058,11 @@ class Comparison:
 
     def pair_tf_key(self, a: Any, b: Any, level: int) -> str | None:
         """The value two records agree on at ``level`` (the one whose frequency adjusts the weight)."""
+        if len(self.fields) == 1:
+            return self.comparator.tf_key(a)
         compare = self.comparator.compare
-        for x in self.values(a):
-            for y in self.values(b):
+        for x in a:
+            for y in b:
                 if compare(x, y) == level:
                     return self.comparator.tf_key(x)
         return None

@@ -582,6 +582,22 @@ def prepare_batch(
     """One pass over the records: prepared values, value occurrences, blocking keys.
     ``each(index, record)`` lets the caller keep what else it needs (strong keys, labels) without
     a second pass."""
+    # Millions of small, acyclic objects are created here: the cyclic collector would rescan them
+    # all again and again for nothing (measured: a quarter of the time at 300k records).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _prepare_batch(records, config, each)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _prepare_batch(
+    records: Iterable[Mapping[str, Any]],
+    config: EntityMatchConfig,
+    each: Callable[[int, Mapping[str, Any]], None] | None,
+) -> PreparedBatch:
     comparisons = build_comparisons(config.comparisons)
     blocker = Blocker(config.blocking)
     blocks = BlockKeys(len(config.blocking))
@@ -658,7 +674,6 @@ def compare_pairs(
     bounds = [(s, min(s + chunk, len(left))) for s in range(0, len(left), chunk)]
     try:
         if workers > 1 and len(bounds) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            gc.collect()
             gc.freeze()  # keep the collector from touching (and so copying) every inherited object
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
