@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from hub.audit import AuditEvent
 from hub.errors import AuthError, FatalError, RateLimited, RetriableError
 from hub.observability import Metrics
-from hub.ports import Connector, Write, WriteOp, WriteResult
+from hub.ports import Connector, Merging, Write, WriteOp, WriteResult
 
 
 class DispatchTransaction(Protocol):
@@ -111,7 +111,7 @@ class Dispatcher:
                 for i in group
             ]
             try:
-                results = connector.write(obj, writes)
+                results = self._write(connector, obj, writes)
             except RateLimited as exc:
                 self._retry_all(group, f"rate limited: {exc}", summary, exc.retry_after)
                 continue
@@ -126,6 +126,25 @@ class Dispatcher:
                     f"{system}: connector returned {len(results)} results for {len(group)} writes"
                 )
             self._settle(system, group, results, summary)
+
+    @staticmethod
+    def _write(connector: Connector, obj: str, writes: list[Write]) -> list[WriteResult]:
+        """One batch call for upserts and deletes; merges through the API's merge when it has one."""
+        merging = isinstance(connector, Merging)
+        results: dict[int, WriteResult] = {}
+        batch: list[tuple[int, Write]] = []
+        for i, w in enumerate(writes):
+            if w.op is WriteOp.MERGE and merging:
+                results[i] = connector.merge(obj, str(w.fields["merged_into"]), str(w.external_id))  # type: ignore[attr-defined]
+            elif w.op is WriteOp.MERGE:
+                batch.append((i, Write(WriteOp.DELETE, w.object, w.canonical_id, w.fields, w.external_id)))
+            else:
+                batch.append((i, w))
+        if batch:
+            sent = connector.write(obj, [w for _, w in batch])
+            for (i, _), result in zip(batch, sent, strict=True):
+                results[i] = result
+        return [results[i] for i in range(len(writes))]
 
     def _settle(
         self, system: str, group: list[Any], results: list[WriteResult], summary: DispatchSummary

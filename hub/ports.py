@@ -91,6 +91,10 @@ class Rejection:
 class WriteOp(StrEnum):
     UPSERT = "upsert"
     DELETE = "delete"
+    # Two records of one system turned out to be one customer: ``external_id`` (the merged-away
+    # record) goes into ``fields["merged_into"]`` (the survivor). A connector with a ``merge``
+    # method uses the API's merge; others receive it as a delete carrying ``merged_into``.
+    MERGE = "merge"
 
 
 @dataclass(slots=True)
@@ -154,6 +158,13 @@ class Connector(Protocol):
     def report_rejections(self, obj: str, rejections: Sequence[Rejection]) -> None:
         """Hand rejected records back where the system keeps them (a reject file, nothing, ...)."""
         ...
+
+
+@runtime_checkable
+class Merging(Protocol):
+    """A connector whose API merges two records (HubSpot's merge endpoint)."""
+
+    def merge(self, obj: str, primary_id: str, merged_id: str) -> WriteResult: ...
 
 
 class Reporter(Protocol):

@@ -118,6 +118,7 @@ class OutboxOps:
                     t.c.system == w.system,
                     t.c.object == w.object,
                     t.c.canonical_id == w.canonical_id,
+                    t.c.op == w.op.value,  # an upsert never absorbs a merge or a delete
                     t.c.status == "pending",
                 )
                 .values(
@@ -175,6 +176,15 @@ class OutboxOps:
             )
         )
         sw = system_writes
+        if item.op == "merge":
+            survivor = str(item.payload.get("merged_into"))
+            if external_id and external_id != survivor:  # the system gave the survivor a new id
+                self.conn.execute(
+                    sa.update(xref)
+                    .where(xref.c.system == item.system, xref.c.object == item.object, xref.c.external_id == survivor)
+                    .values(external_id=external_id)
+                )
+            return
         if item.op == "delete":
             self.conn.execute(
                 sa.delete(sw).where(

@@ -245,7 +245,13 @@ def prepare_person_name(text: str) -> PreparedName | None:
     if not keys:
         return None
     latin = tuple(sorted(k for k in keys if k.isascii()))
-    nick = frozenset(" ".join(sorted(canonical_given_name(w) for w in k.split())) for k in latin)
+    hanzi = has_cjk(text)
+    nicknames = _nicknames()
+    nick = (
+        frozenset(" ".join(sorted(nicknames.get(w, w) for w in k.split())) for k in latin)
+        if not hanzi
+        else frozenset(latin)  # pinyin syllables are no English given names
+    )
     return PreparedName(
         text=clean(text).casefold(),
         keys=keys,
@@ -254,7 +260,7 @@ def prepare_person_name(text: str) -> PreparedName | None:
         family=_latin_name_part(family),
         given=_latin_name_part(given),
         primary=min(latin, key=lambda k: (-len(k), k)) if latin else min(keys),
-        hanzi=has_cjk(text),
+        hanzi=hanzi,
         initialled=any(len(w) == 1 for k in latin for w in k.split()),
     )
 

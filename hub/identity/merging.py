@@ -20,8 +20,8 @@ from hub.errors import HuitongError
 from hub.golden import GoldenRecord, GoldenValue, Survivorship, diff
 from hub.ids import new_canonical_id
 from hub.model import ENTITY_MODELS
-from hub.outbox import WritePlanner
-from hub.ports import RecordRef
+from hub.outbox import PlannedWrite, WritePlanner
+from hub.ports import RecordRef, WriteOp
 
 
 class IdentityError(HuitongError):
@@ -76,6 +76,7 @@ class Identity:
                 f"{survivor_id} and {merged_id} were kept apart by a person (cannot-link)"
             )
         moved = [s.ref for s in tx.sources_of([merged_id]).get(merged_id, [])]
+        system_merges = self._system_merges(tx, survivor, survivor_id, merged_id)
         snapshot = {
             "merged": merged_id,
             "merged_refs": [str(r) for r in moved],
@@ -96,7 +97,28 @@ class Identity:
             ]
         )  # fmt: skip
         self._plan(tx, [survivor], None)
+        tx.enqueue_writes(system_merges, None)
         return survivor_id
+
+    def _system_merges(
+        self, tx: Any, survivor: GoldenRecord, survivor_id: str, merged_id: str
+    ) -> list[PlannedWrite]:
+        """Systems written to that hold a record of each now hold one customer twice: they are told
+        to merge them, as their API allows (see ``WriteOp.MERGE``)."""
+        if not self.planner:
+            return []
+        merges = []
+        for target in self.planner.targets:
+            if target.entity is not survivor.entity_type:
+                continue
+            held = tx.external_ids_of(target.system, [survivor_id, merged_id])
+            keep, gone = held.get((target.object, survivor_id)), held.get((target.object, merged_id))
+            if keep is not None and gone is not None and keep.external_id != gone.external_id:
+                merges.append(
+                    PlannedWrite(target.system, target.object, survivor_id, WriteOp.MERGE,
+                                 {"merged_into": keep.external_id}, "merge", gone.external_id)
+                )  # fmt: skip
+        return merges
 
     def unmerge(self, tx: Any, canonical_id: str, ref_text: str, by: str) -> str:
         """Split ``ref`` (and, for a merge, everything that came with it) off; returns its golden id."""

@@ -519,7 +519,7 @@ class ValueCounts:
         """Holders of each value counting the pair being scored as one: ``holders_in_pair`` (1 when
         its two records are already one holder, else 2) is taken off and one added back."""
         counts = self.lookup(hashes)
-        return np.where(counts > 0, np.maximum(counts - holders_in_pair + 1, 1), 0)
+        return np.where(counts > 0, np.maximum(counts - holders_in_pair.astype(np.int64) + 1, 1), 0)
 
     def frequency(self, holders: IntArray) -> FloatArray:
         """Relative frequency for a number of holders; a value held by one (the pair alone) gets
@@ -629,15 +629,15 @@ def _prepare_batch(
 _WORK: dict[str, Any] = {}
 
 
-def _compare_range(bounds: tuple[int, int]) -> tuple[bytes, bytes]:
+def _compare_range(bounds: tuple[int, int]) -> tuple[int, bytes, bytes]:
     start, stop = bounds
     comparisons: list[Comparison] = _WORK["comparisons"]
     prepared: list[tuple[Any, ...]] = _WORK["prepared"]
     left: list[int] = _WORK["left"][start:stop].tolist()
     right: list[int] = _WORK["right"][start:stop].tolist()
     functions = [c.compare for c in comparisons]
-    tf_columns = [(i, c) for i, c in enumerate(comparisons) if c.tf_levels]
-    width = len(comparisons)
+    tf_columns = [(i, c, c.tf_levels) for i, c in enumerate(comparisons) if c.tf_levels]
+    width = len(tf_columns)
     levels = array("b")
     tf_hashes = array("q", bytes(8 * width * (stop - start)))
     for row, (i, j) in enumerate(zip(left, right, strict=True)):
@@ -648,13 +648,13 @@ def _compare_range(bounds: tuple[int, int]) -> tuple[bytes, bytes]:
             for f, x, y in zip(functions, a, b, strict=True)
         ]
         levels.extend(found)
-        for c, comparison in tf_columns:
+        for t, (c, comparison, tf_levels) in enumerate(tf_columns):
             level = found[c]
-            if level in comparison.tf_levels:
+            if level in tf_levels:
                 value = comparison.pair_tf_key(a[c], b[c], level)
                 if value is not None:
-                    tf_hashes[row * width + c] = hash(value)
-    return levels.tobytes(), tf_hashes.tobytes()
+                    tf_hashes[row * width + t] = hash(value)
+    return start, levels.tobytes(), tf_hashes.tobytes()
 
 
 def compare_pairs(
@@ -664,12 +664,24 @@ def compare_pairs(
     right: IntArray,
     workers: int = 1,
     chunk: int = 100_000,
-) -> tuple[LevelArray, IntArray]:
-    """Levels (pairs × comparisons) and, at term-frequency levels, the hash of the shared value.
+) -> tuple[LevelArray, dict[int, IntArray]]:
+    """Levels (pairs × comparisons) and, for each term-frequency comparison, the hash of the value
+    a pair agrees on at a term-frequency level (0 elsewhere).
 
     With ``workers`` > 1 the pairs are split across forked processes (copy-on-write: the prepared
     records are not pickled). Where fork is unavailable it runs in this process."""
     width = len(comparisons)
+    tf_columns = [c for c, comparison in enumerate(comparisons) if comparison.tf_levels]
+    levels = np.zeros((len(left), width), dtype=np.int8)
+    hashes = np.zeros((len(left), len(tf_columns)), dtype=np.int64)
+
+    def store(part: tuple[int, bytes, bytes]) -> None:
+        start, found, tf = part
+        rows = len(found) // width
+        levels[start : start + rows] = np.frombuffer(found, dtype=np.int8).reshape(rows, width)
+        if tf_columns:
+            hashes[start : start + rows] = np.frombuffer(tf, dtype=np.int64).reshape(rows, -1)
+
     _WORK.update(comparisons=list(comparisons), prepared=prepared, left=left, right=right)
     bounds = [(s, min(s + chunk, len(left))) for s in range(0, len(left), chunk)]
     try:
@@ -677,16 +689,16 @@ def compare_pairs(
             gc.freeze()  # keep the collector from touching (and so copying) every inherited object
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    parts = pool.map(_compare_range, bounds, chunksize=1)
+                    for part in pool.imap_unordered(_compare_range, bounds):
+                        store(part)
             finally:
                 gc.unfreeze()
         else:
-            parts = [_compare_range(b) for b in bounds]
+            for b in bounds:
+                store(_compare_range(b))
     finally:
         _WORK.clear()
-    levels = np.frombuffer(b"".join(p[0] for p in parts), dtype=np.int8).reshape(-1, width)
-    hashes = np.frombuffer(b"".join(p[1] for p in parts), dtype=np.int64).reshape(-1, width)
-    return levels, hashes
+    return levels, {c: hashes[:, t].copy() for t, c in enumerate(tf_columns)}
 
 
 # --------------------------------------------------------------------------------------- estimation
@@ -921,7 +933,7 @@ class Trainer:
         self.say("compared", {"pairs": len(self.pairs), "random_pairs": self.u_pairs})
         self.counts = batch.counts_by_record()
         self.by_entity = False
-        self.holders_in_pair = np.full(len(self.pairs), 2, dtype=np.int64)
+        self.holders_in_pair = np.full(len(self.pairs), 2, dtype=np.int8)
         self.m: list[FloatArray] | None = None
         self.prior: float | None = None
         self.sessions: list[dict[str, Any]] = []
@@ -933,7 +945,7 @@ class Trainer:
         self.counts = self.batch.counts_by_entity(labels)
         self.by_entity = True
         same = labels[self.pairs.left] == labels[self.pairs.right]
-        self.holders_in_pair = np.where(same, 1, 2)
+        self.holders_in_pair = np.where(same, 1, 2).astype(np.int8)
         self._fit()
         self.say("trained", {"prior": self.prior, "by_entity": True})
 
@@ -943,10 +955,7 @@ class Trainer:
         )
         self.m, self.sessions = self._em(u)
         self.u = u
-        provisional = self._model(prior=0.5)
-        frequencies, shared = self._frequencies()
-        weights = Scorer(self.config, provisional).batch_weights(self.levels, frequencies, shared)
-        self._without_prior = weights - weight_of(0.5)
+        self._without_prior = self._weights_without_prior(Scorer(self.config, self._model(0.5)))
         n = len(self.batch)
         start = self.prior if self.prior is not None else min(0.5, 1.0 / n)
         self.prior = estimate_prior(self._without_prior, n, start=start)
@@ -982,23 +991,28 @@ class Trainer:
         ]
         return m, sessions
 
-    def _frequencies(self) -> tuple[FloatArray, dict[int, BoolArray]]:
-        """Per pair, the relative frequency of the agreed value and, for comparisons with a
-        ``shared_group``, whether other entities hold it too."""
-        frequencies = np.zeros(self.tf_hashes.shape, dtype=np.float64)
-        shared: dict[int, BoolArray] = {}
-        for c, comparison in enumerate(self.comparisons):
-            if not comparison.tf_levels:
-                continue
-            column = self.tf_hashes[:, c]
-            present = column != 0
-            holders = self.counts[c].holders(column[present], self.holders_in_pair[present])
-            frequencies[present, c] = self.counts[c].frequency(holders)
-            if comparison.spec.shared_group:
-                rows = np.zeros(len(column), dtype=bool)
-                rows[present] = holders >= 2
-                shared[c] = rows
-        return frequencies, shared
+    def _weights_without_prior(self, scorer: Scorer, chunk: int = 1_000_000) -> FloatArray:
+        """Every blocked pair's weight less the prior, in chunks: per pair, the frequency of the
+        value it agrees on and, for comparisons with a ``shared_group``, whether other entities
+        hold it too."""
+        out = np.empty(len(self.levels), dtype=np.float64)
+        for start in range(0, len(self.levels), chunk):
+            stop = min(start + chunk, len(self.levels))
+            frequencies = np.zeros((stop - start, len(self.comparisons)), dtype=np.float64)
+            shared: dict[int, BoolArray] = {}
+            in_pair = self.holders_in_pair[start:stop]
+            for c, hashes in self.tf_hashes.items():
+                column = hashes[start:stop]
+                present = column != 0
+                holders = self.counts[c].holders(column[present], in_pair[present])
+                frequencies[present, c] = self.counts[c].frequency(holders)
+                if self.comparisons[c].spec.shared_group:
+                    rows = np.zeros(stop - start, dtype=bool)
+                    rows[present] = holders >= 2
+                    shared[c] = rows
+            weights = scorer.batch_weights(self.levels[start:stop], frequencies, shared)
+            out[start:stop] = weights - scorer.prior_weight
+        return out
 
     def _model(self, prior: float) -> ScorerModel:
         assert self.m is not None
