@@ -25,10 +25,12 @@ from hub.engine import SyncEngine, init_map_worker
 from hub.errors import ConfigError
 from hub.observability import Metrics
 from hub.outbox import WritePlanner, WriteTarget
+from hub.pacing import SharesBudget
 from hub.ports import Connector, Reporter
 from hub.settings import Settings, load_settings
 from mappings.mapper import Mapper
 from mappings.spec import load_spec
+from state.rate_windows import window_factory
 from state.store import SqlStore
 
 ConnectorFactory = Callable[[str, Mapping[str, Any], Mapping[str, SecretStr], Path], Connector]
@@ -154,6 +156,10 @@ def open_hub(config_path: Path, migrate: bool = True) -> Hub:
     except ConfigError as exc:
         raise ConfigError(exc.problems, str(config_path)) from None
     store = SqlStore(database_url(settings, base), migrate=migrate)
+    windows = window_factory(store.engine)
+    for connector in connectors.values():
+        if isinstance(connector, SharesBudget):  # every worker paces against one shared budget
+            connector.share_budget(windows)
     return Hub(settings, config_path, store, connectors, mappers)
 
 

@@ -246,4 +246,15 @@ identity_constraints = sa.Table(
     sa.Column("at", Moment, nullable=False),
 )
 
+# Calls made within the current rate window of each shared budget (one row a call; old rows go as
+# the window rolls). See state/rate_windows.py.
+api_call_log = sa.Table(
+    "api_call_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),  # epoch seconds
+    sa.Index("ix_api_call_log_key_at", "key", "at"),
+)
+
 import state.tables_inbox  # noqa: E402, F401  (the inbox tables share this metadata)

@@ -7,6 +7,8 @@ quirks; ``reading.py`` and ``writing.py`` for how reads stay complete and writes
 
 from __future__ import annotations
 
+import hashlib
+
 import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
@@ -18,7 +20,9 @@ from connectors.hubspot.owners import OwnerDirectory
 from connectors.hubspot.reading import SearchWalk, list_all, modified_ms
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.writing import BatchWriter, wire_value
+from connectors.hubspot.pacing import SharedPacer
 from hub.errors import AuthError, FatalError, HuitongError
+from hub.pacing import WindowFactory
 from hub.ports import CheckResult, Limits, Rejection, SourceRecord, Write, WriteResult
 
 ASSOCIATION_READ_BATCH = 1000  # v4 batch read limit (changelog, February 2025)
@@ -313,6 +317,16 @@ class HubSpotConnector:
         return properties, links
 
     # ---- merge ---------------------------------------------------------------------------------
+
+    def share_budget(self, windows: WindowFactory) -> None:
+        """Pace with rolling windows shared by every worker (the hub's database), keyed by the
+        token's fingerprint: HubSpot counts per token, whichever process makes the call."""
+        rate = self.settings.rate
+        token = self.settings.token.get_secret_value()
+        key = hashlib.sha256(token.encode()).hexdigest()[:16]
+        self.client.pacer = SharedPacer(
+            windows, key, rate.burst_max, rate.interval_seconds, rate.search_per_second, rate.headroom
+        )
 
     def merge(self, obj: str, primary_id: str, merged_id: str) -> WriteResult:
         """Merge HubSpot record ``merged_id`` into ``primary_id`` (``POST .../merge``), called by

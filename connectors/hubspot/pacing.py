@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from hub.errors import RateLimited
+from hub.pacing import WindowFactory
 
 
 class RateBudget(Protocol):
@@ -170,3 +171,47 @@ class LocalPacer:
                 self.daily_max = daily
             if daily_remaining is not None and daily is not None:
                 self._daily_used = max(self._daily_used, daily - daily_remaining)
+
+
+class SharedPacer:
+    """A ``RateBudget`` whose windows live in the hub's database: every worker using the same token
+    counts against the same rolling window (see ``hub.pacing``)."""
+
+    def __init__(
+        self,
+        windows: WindowFactory,
+        key: str,
+        burst_max: int,
+        interval_seconds: float,
+        search_per_second: int,
+        headroom: float = 0.9,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.headroom = headroom
+        self.burst = windows(f"hubspot:{key}:burst", max(1, math.floor(burst_max * headroom)), interval_seconds)
+        self.search = windows(f"hubspot:{key}:search", search_per_second, 1.0)
+        self.sleep = sleep
+        self.waited_seconds = 0.0
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def calls(self) -> int:
+        return self._calls
+
+    @contextmanager
+    def slot(self, search: bool = False) -> Iterator[None]:
+        # The search window first: a burst slot is only taken once the search limit allows the call.
+        for window in ([self.search, self.burst] if search else [self.burst]):
+            while (wait := window.acquire()) > 0:
+                self.waited_seconds += wait
+                self.sleep(wait)
+        with self._lock:
+            self._calls += 1
+        yield
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        server_max = _header(headers, "X-HubSpot-RateLimit-Max")
+        interval_ms = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        if server_max is not None and server_max > 0:
+            seconds = interval_ms / 1000 if interval_ms else 10.0
+            self.burst.set_limit(max(1, math.floor(server_max * self.headroom)), seconds)

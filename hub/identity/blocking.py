@@ -61,7 +61,7 @@ def _exact(text: str) -> list[str]:
 
 def _email(text: str) -> list[str]:
     email = prepare_email(text)
-    return [email.address] if email else []
+    return [email.address] if email and not email.role else []
 
 
 def _email_local(text: str) -> list[str]:

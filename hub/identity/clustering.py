@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz.distance import OSA
 
 from hub.identity.keys import is_role_mailbox
 from hub.identity.scorer import (
@@ -47,11 +48,11 @@ class Constraints:
     cannot_link: Sequence[tuple[str, str]] = ()
 
 
-Keyed = dict[int, frozenset[int]]  # scope → values (hashes)
+Keyed = dict[str, frozenset[str]]  # scope → values
 
 
 class StrongKeys:
-    """Each record's strong-key values per spec, as hashes in flat arrays (compact at 1M records).
+    """Each record's strong-key values per spec, in flat arrays (compact at a million records).
 
     A value has a scope: the whole key for ``value`` kinds (one birth date, one credit code), the
     domain for personal emails, so two addresses at one company domain conflict (two colleagues)
@@ -60,14 +61,14 @@ class StrongKeys:
     def __init__(self, specs: Sequence[StrongKeySpec]) -> None:
         self.specs = list(specs)
         self.offsets = [array("q", [0]) for _ in self.specs]
-        self.scopes = [array("q") for _ in self.specs]
-        self.values = [array("q") for _ in self.specs]
+        self.scopes: list[list[str]] = [[] for _ in self.specs]
+        self.values: list[list[str]] = [[] for _ in self.specs]
 
     def add(self, _index: int, record: Mapping[str, Any]) -> None:
         for s, spec in enumerate(self.specs):
             for scope, value in strong_values(spec, record):
-                self.scopes[s].append(hash(scope))
-                self.values[s].append(hash(value))
+                self.scopes[s].append(scope)
+                self.values[s].append(value)
             self.offsets[s].append(len(self.values[s]))
 
     def of(self, spec: int, index: int) -> Keyed:
@@ -75,7 +76,7 @@ class StrongKeys:
         start, stop = offsets[index], offsets[index + 1]
         if stop == start:
             return {}
-        keyed: dict[int, set[int]] = {}
+        keyed: dict[str, set[str]] = {}
         for scope, value in zip(self.scopes[spec][start:stop], self.values[spec][start:stop]):
             keyed.setdefault(scope, set()).add(value)
         return {scope: frozenset(values) for scope, values in keyed.items()}
@@ -100,15 +101,28 @@ def strong_values(spec: StrongKeySpec, record: Mapping[str, Any]) -> set[tuple[s
     return found
 
 
+def compatible(x: str, y: str) -> bool:
+    """Two values that may be one, mistyped: equal, one edit apart, or a date with day and month
+    swapped. A typo in an address or a birth date must not read as two people."""
+    if x == y:
+        return True
+    if len(x) == len(y) == 10 and x[4] == x[7] == y[4] == y[7] == "-":
+        if x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7]:
+            return True
+    return bool(OSA.distance(x, y, score_cutoff=1) <= 1)
+
+
 def conflicting_keys(mine: Keyed, theirs: Keyed) -> bool:
-    """Both hold values in one scope and share none of them."""
+    """Both hold values in one scope, and none of one side's may be one of the other's."""
     if not mine or not theirs:
         return False
     if len(mine) > len(theirs):
         mine, theirs = theirs, mine
     for scope, values in mine.items():
         other = theirs.get(scope)
-        if other is not None and values.isdisjoint(other):
+        if other is None or not values.isdisjoint(other):
+            continue
+        if not any(compatible(x, y) for x in values for y in other):
             return True
     return False
 

@@ -579,6 +579,8 @@ def _email_typo(a: PreparedEmail, b: PreparedEmail) -> bool:
 
 class EmailComparator:
     """The address as a personal identifier: exact; one typo (see ``_email_typo``); different.
+    A role mailbox (info@, sales@) is no person's address and counts as missing here; that two
+    records name one is organisation evidence, which ``email_domain`` weighs.
 
     Not levels here, on purpose: the same local part at another domain (david.wagner@acme.com and
     david.wagner@gmail.com) is mostly the person's name again, already weighed by the name
@@ -590,7 +592,8 @@ class EmailComparator:
 
     def prepare(self, value: Any) -> PreparedEmail | None:
         text = _text(value)
-        return prepare_email(text) if text else None
+        email = prepare_email(text) if text else None
+        return None if email is None or email.role else email
 
     def compare(self, a: PreparedEmail, b: PreparedEmail) -> int:
         if a.address == b.address:
@@ -658,11 +661,18 @@ def _national_number(e164: str) -> str:
     return digits
 
 
-class PhoneComparator:
-    """Exact E.164; two adjacent digits swapped or one digit mistyped (same length); the same last 8
-    digits (a number stored with and without its area or country code); different."""
+def _transposed(x: str, y: str) -> bool:
+    """Equal but for two adjacent characters swapped."""
+    diff = [i for i in range(len(x)) if x[i] != y[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]]
 
-    levels = ("missing", "exact", "transposed_or_one_digit", "same_last_8", "different")
+
+class PhoneComparator:
+    """Exact E.164; two adjacent digits swapped (the typing slip); the same last 8 digits (a number
+    stored with and without its area or country code); different. One digit off is not a level:
+    extensions of one company's lines and consecutive mobile numbers differ so, by design."""
+
+    levels = ("missing", "exact", "transposed", "same_last_8", "different")
     tf_levels = frozenset({1})
 
     def prepare(self, value: Any) -> PreparedPhone | None:
@@ -673,7 +683,7 @@ class PhoneComparator:
         if a.e164 == b.e164:
             return 1
         da, db = a.digits, b.digits
-        if len(da) == len(db) and len(da) >= 7 and OSA.distance(da, db, score_cutoff=1) <= 1:
+        if len(da) == len(db) and len(da) >= 7 and _transposed(da, db):
             return 2
         if len(da) >= 8 and len(db) >= 8 and da[-8:] == db[-8:]:
             return 3

@@ -85,7 +85,7 @@ class EntityMatchConfig(BaseModel):
     review: float = Field(0.6, gt=0, lt=1)
     # A link that would join two clusters holding conflicting strong keys must reach this.
     conflict_link: float = Field(0.99999, gt=0, lt=1)
-    max_block: int = Field(40, ge=2)
+    max_block: int = Field(25, ge=2)
     max_candidates: int = Field(400, ge=1)
     u_sample_pairs: int = Field(200_000, ge=1000)
     em_max_iterations: int = Field(200, ge=1)

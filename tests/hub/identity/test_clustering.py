@@ -72,6 +72,14 @@ def test_work_and_private_mailboxes_of_one_person_do_not_conflict() -> None:
     assert labels[3] != labels[2]
 
 
+def test_typos_in_strong_keys_are_no_conflict() -> None:
+    records = [
+        {"full_name": "张伟", "email": "zhang.wei@acme.cn", "birth_date": "1980-02-03"},
+        {"full_name": "张伟", "email": "zhnag.wei@acme.cn", "birth_date": "1980-03-02"},
+    ]
+    assert len(set(clusters(records, [(0, 1, 8.0)]))) == 1
+
+
 def test_must_link_joins_whatever_the_score() -> None:
     records = [{"full_name": "张伟"}, {"full_name": "David Zhang"}, {"full_name": "王芳"}]
     assert clusters(records, [], must=[(0, 1)]) == [0, 0, 2]

@@ -81,6 +81,7 @@ def test_company_tokens_align_scripts() -> None:
         ("liu.sifang@acme.cn", "liu.sifang2@acme.cn", "different"),  # namesakes told apart
         ("12345678@qq.com", "12345679@qq.com", "different"),  # other QQ accounts
         ("zhang.wei@acme.cn", "zhang.wei@gmail.com", "different"),  # the name again, not identity
+        ("info@acme.cn", "info@acme.cn", "missing"),  # a role mailbox is no one's own address
     ],
 )
 def test_email_levels(a: str, b: str, expected: str) -> None:
@@ -96,7 +97,8 @@ def test_email_domain_ignores_free_mail() -> None:
     ("a", "b", "expected"),
     [
         ("+8613800138000", "+8613800138000", "exact"),
-        ("+8613800138000", "+8613800183000", "transposed_or_one_digit"),  # 38 → 83
+        ("+8613800138000", "+8613800183000", "transposed"),  # 38 → 83
+        ("+8613800138000", "+8613800138001", "different"),  # the next number is someone else's
         ("+8613800138000", "138-0013-8000", "exact"),  # a raw value is normalised first
         ("+861088886666", "+862188886666", "same_last_8"),  # same number, other area code
         ("+8613800138000", "+8613900139000", "different"),
