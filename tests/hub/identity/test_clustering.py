@@ -64,7 +64,7 @@ def test_work_and_private_mailboxes_of_one_person_do_not_conflict() -> None:
         {"full_name": "张伟", "email": "zhang.wei@acme.cn"},
         {"full_name": "张伟", "email": "13800138@qq.com"},
         {"full_name": "张伟", "birth_date": "1980-02-03"},
-        {"full_name": "张伟", "birth_date": "1981-02-03"},
+        {"full_name": "张伟", "birth_date": "1975-08-21"},
     ]
     labels = clusters(records, [(0, 1, 8.0), (1, 2, 8.0), (2, 3, 8.0)])
     # work + private mail join; two birth dates conflict and the weak link is refused
