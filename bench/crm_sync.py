@@ -106,7 +106,13 @@ def naive_run(records: int) -> dict[str, float]:
             while True:  # a naive client still has to wait out HubSpot's rolling 10-second limit
                 try:
                     hubspot.crm.contacts.basic_api.create(
-                        {"properties": {"firstname": p["first"], "lastname": p["last"], "email": p["email"]}}
+                        {
+                            "properties": {
+                                "firstname": p["first"],
+                                "lastname": p["last"],
+                                "email": p["email"],
+                            }
+                        }
                     )
                     break
                 except ApiException as exc:
@@ -115,7 +121,9 @@ def naive_run(records: int) -> dict[str, float]:
                     time.sleep(0.5)
         for i in range(records, 2 * records):
             p = person(i)
-            client.Contact.create({"FirstName": p["first"], "LastName": p["last"], "Email": p["email"]})  # type: ignore[union-attr,operator]
+            client.Contact.create(
+                {"FirstName": p["first"], "LastName": p["last"], "Email": p["email"]}
+            )  # type: ignore[union-attr,operator]
         seconds = time.perf_counter() - started
         successful = sum(1 for c in hs.portal.calls if c.status < 400)
         return {"seconds": seconds, "calls": running.org.api_calls + successful,
@@ -123,9 +131,13 @@ def naive_run(records: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=10_000, help="records changed on each side")
-    parser.add_argument("--naive-records", type=int, default=400, help="records per side for the naive run")
+    parser.add_argument(
+        "--naive-records", type=int, default=400, help="records per side for the naive run"
+    )
     args = parser.parse_args()
     n = args.records
     h = hub_run(n)
@@ -140,7 +152,9 @@ def main() -> None:
     rate = 2 * m / naive["seconds"]
     print(f"naive one-call-per-record writes ({m:,} each way): {naive['calls']:,.0f} calls, "
           f"{rate:,.0f} records/s; extrapolated to {n:,} each way: {2 * n:,} calls, {2 * n / rate:.0f} s")  # fmt: skip
-    print(f"calls per 1,000 records: hub {1000 * total / (2 * n):.1f}, naive {1000 * naive['calls'] / (2 * m):.0f}")
+    print(
+        f"calls per 1,000 records: hub {1000 * total / (2 * n):.1f}, naive {1000 * naive['calls'] / (2 * m):.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -63,9 +63,25 @@ _SURNAMES = """
 贺 0.2 顾 0.2 毛 0.2 郝 0.2 龚 0.2 邵 0.2 万 0.2 钱 0.2 严 0.2 覃 0.1 武 0.1 戴 0.1 莫 0.1 孔 0.1
 欧阳 0.05 司马 0.01 诸葛 0.01 上官 0.01
 """.split()
-_GIVEN_MALE = "伟 强 磊 军 洋 勇 杰 涛 超 明 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 帆 帅 旭 宁 龙 林 阳 建 国 峰 亮 成 东 文 志 海 晨 博 翔 毅 昊 轩 宏 然 鸣 铭 炜 坤 彬 锋"
-_GIVEN_FEMALE = "芳 娜 敏 静 丽 艳 娟 霞 秀 燕 玲 桂 丹 萍 红 婷 雪 琳 晶 颖 慧 莉 倩 洁 佳 梅 蕾 薇 媛 琴 云 月 欣 怡 蓉 璐 瑶 妍 玮 婧 菁 莹 璇 茜 悦 楠 岚 雯"
-_GIVEN_FIRST = "小 晓 建 志 海 子 思 雨 嘉 文 国 春 俊 一 永 立 世 明 天 宇 家 佳 梓 欣 雅 紫 梦 诗".split()
+# Given-name characters, most frequent first (drawn with Zipf weights). Real Chinese given names use
+# a few thousand characters; a pool too small makes namesakes far commoner than they are.
+_GIVEN_MALE = """
+伟 强 磊 军 洋 勇 杰 涛 超 明 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 帆 帅 旭 宁 龙 林 阳 建 国 峰 亮 成
+东 文 志 海 晨 博 翔 毅 昊 轩 宏 然 鸣 铭 炜 坤 彬 锋 晖 琦 豪 睿 哲 瑞 嘉 骏 航 泽 宸 皓 逸 楷 鹤 岩 松 柏
+森 栋 梁 璋 琛 瀚 源 澄 渊 涵 清 钧 铎 锐 钦 镇 键 铿 岳 峻 崇 嵩 川 江 河 洲 湘 沛 沐 霖 雷 震 霆 云 风 扬
+舟 帆 远 达 迪 进 运 通 逸 力 刚 毅 勋 功 武 斌 智 德 仁 义 礼 信 忠 孝 廉 恒 康 泰 安 乐 福 禄 寿 喜 庆
+""".split()
+_GIVEN_FEMALE = """
+芳 娜 敏 静 丽 艳 娟 霞 秀 燕 玲 桂 丹 萍 红 婷 雪 琳 晶 颖 慧 莉 倩 洁 佳 梅 蕾 薇 媛 琴 云 月 欣 怡 蓉
+璐 瑶 妍 玮 婧 菁 莹 璇 茜 悦 楠 岚 雯 琪 瑾 璟 瑜 珊 珍 珠 琼 瑛 婉 娴 婵 娇 媚 嫣 娅 姗 妮 姝 姣 婕
+芸 芷 茵 荷 莲 菲 萱 蔓 蓓 蕊 薰 兰 竹 梦 诗 语 馨 香 露 霜 冰 清 洁 素 雅 韵 音 乐 歌 舞 画 书 墨 彤
+彩 虹 霓 晴 晨 曦 昕 春 夏 秋 冬 心 意 思 念 忆 宁 静 安 怡 悦 欢 喜 笑 甜 蜜 柔 惠 淑 贤 德 美 好
+""".split()
+_GIVEN_FIRST = """
+小 晓 建 志 海 子 思 雨 嘉 文 国 春 俊 一 永 立 世 明 天 宇 家 佳 梓 欣 雅 紫 梦 诗 若 可 亦 子 沐
+浩 博 泽 俊 皓 宏 宸 鸿 振 德 光 启 金 玉 秀 丽 淑 慧 美 静 秋 冬 雪 婉 晨 曦 新 鹏 瑞 祥 福 兴 家 国 红
+""".split()
+_GIVEN_FIRST_UNIQUE = list(dict.fromkeys(_GIVEN_FIRST))
 _ENGLISH_NAMES_M = "David Michael Kevin Jason Eric Tony Peter Jack Leo Frank Vincent Allen Steven Ryan Andy".split()
 _ENGLISH_NAMES_F = "Lily Amy Grace Cindy Emily Linda Helen Vivian Coco Jenny Annie Sophia Alice Cathy Wendy".split()
 
@@ -84,6 +100,15 @@ _WESTERN_GIVEN = [
     ("Joanna", ["Jo"]), ("Valentina", ["Val"]), ("Sarah", []), ("Emma", []), ("Olivia", []),
     ("Laura", []), ("Anna", []), ("Mark", []), ("Paul", []), ("Brian", []), ("George", []),
     ("Sophie", []), ("Lucas", []), ("Martin", []), ("Claire", []), ("Hannah", []), ("Oliver", []),
+    ("Kevin", []), ("Jason", []), ("Ryan", []), ("Eric", []), ("Adam", []), ("Nathan", ["Nate"]),
+    ("Rachel", []), ("Rebecca", ["Becky"]), ("Victoria", ["Vicky"]), ("Amanda", ["Mandy"]),
+    ("Jessica", ["Jess"]), ("Melissa", ["Mel"]), ("Natalie", []), ("Stephanie", ["Steph"]),
+    ("Christina", ["Tina"]), ("Frederick", ["Fred"]), ("Gregory", ["Greg"]), ("Timothy", ["Tim"]),
+    ("Kenneth", ["Ken"]), ("Ronald", ["Ron"]), ("Lawrence", ["Larry"]), ("Philip", ["Phil"]),
+    ("Henry", ["Harry"]), ("Arthur", []), ("Felix", []), ("Hugo", []), ("Leon", []), ("Noah", []),
+    ("Ethan", []), ("Chloe", []), ("Zoe", []), ("Lena", []), ("Marie", []), ("Nina", []), ("Eva", []),
+    ("Lukas", []), ("Jonas", []), ("Pierre", []), ("Louis", []), ("Marco", []), ("Luca", []),
+    ("Giulia", []), ("Sofia", []), ("Ingrid", []), ("Erik", []), ("Lars", []), ("Piotr", []),
 ]  # fmt: skip
 _WESTERN_FAMILY = """
 Smith Johnson Williams Brown Jones Miller Davis Garcia Wilson Anderson Taylor Thomas Moore Martin
@@ -91,6 +116,15 @@ Jackson Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wrigh
 Adams Baker Nelson Carter Mitchell Roberts Turner Phillips Campbell Parker Evans Edwards Collins
 Stewart Morris Murphy Cook Rogers Morgan Cooper Peterson Müller Schmidt Schneider Fischer Weber
 Meyer Wagner Becker Dubois Bernard Rossi Russo Ferrari Novak Jensen Hansen Larsen Kowalski
+Hughes Price Bennett Wood Barnes Ross Henderson Coleman Jenkins Perry Powell Long Patterson Butler
+Simmons Foster Gonzales Bryant Alexander Russell Griffin Hayes Myers Ford Hamilton Graham Sullivan
+Wallace Woods Cole West Jordan Owens Reynolds Fisher Ellis Harrison Gibson McDonald Cruz Marshall
+Gomez Murray Freeman Wells Webb Simpson Stevens Tucker Porter Hunter Hicks Crawford Henry Boyd
+Mason Kennedy Warren Dixon Burns Gordon Shaw Holmes Rice Robertson Hunt Black Daniels Palmer Mills
+Nichols Grant Knight Ferguson Stone Hawkins Dunn Perkins Hudson Spencer Gardner Stephens Payne
+Hoffmann Schulz Koch Richter Klein Wolf Schröder Neumann Schwarz Zimmermann Braun Hofmann Lange
+Moreau Laurent Simon Michel Lefebvre Leroy Roux Fontaine Bianchi Romano Colombo Ricci Marino
+Greco Bruno Gallo Conti Nielsen Andersen Pedersen Johansson Lindberg Nowak Wiśniewski Dvořák
 """.split()
 
 _CITIES = {
@@ -157,7 +191,7 @@ class _Tables:
     pinyin: dict[str, str]
 
 
-def _zipf(n: int, s: float = 0.9) -> list[float]:
+def _zipf(n: int, s: float = 0.7) -> list[float]:
     return [1.0 / (k**s) for k in range(1, n + 1)]
 
 
@@ -165,8 +199,8 @@ def _tables() -> _Tables:
     words = _SURNAMES
     surnames = words[0::2]
     weights = [float(w) for w in words[1::2]]
-    given_m = _GIVEN_MALE.split()
-    given_f = _GIVEN_FEMALE.split()
+    given_m = list(dict.fromkeys(_GIVEN_MALE))
+    given_f = list(dict.fromkeys(_GIVEN_FEMALE))
     every = set(given_m) | set(given_f) | set(_GIVEN_FIRST)
     by_sound: dict[str, list[str]] = {}
     pinyin = {}
@@ -353,8 +387,8 @@ class Generator:
             family = r.choices(t.surnames, weights=t.surname_weights)[0]
             pool, weights = (t.given_f, t.given_weights_f) if female else (t.given_m, t.given_weights_m)
             given = r.choices(pool, weights=weights)[0]
-            if r.random() < 0.65:
-                given = r.choice(_GIVEN_FIRST) + given if r.random() < 0.5 else given + r.choices(pool, weights=weights)[0]
+            if r.random() < 0.75:
+                given = r.choice(_GIVEN_FIRST_UNIQUE) + given if r.random() < 0.5 else given + r.choices(pool, weights=weights)[0]
             family_py = "".join(_py(t, family))
             given_py = _py(t, given)
             english = r.choice(_ENGLISH_NAMES_F if female else _ENGLISH_NAMES_M) if r.random() < 0.2 else None

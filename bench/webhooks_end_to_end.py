@@ -56,8 +56,12 @@ systems:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=200.0, help="changes (webhook events) per second")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="changes (webhook events) per second"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     total = int(args.rate * args.seconds)
@@ -107,7 +111,7 @@ def main() -> None:
                     time.sleep(0.05)
 
             def watcher() -> None:
-                while len(landed_at) < total and not stop.is_set() or len(landed_at) < len(sent_at):
+                while (len(landed_at) < total and not stop.is_set()) or len(landed_at) < len(sent_at):
                     now = time.monotonic()
                     for obj in dst.portal.live_objects("contacts"):
                         email = str(obj.properties.get("email"))
@@ -127,7 +131,9 @@ def main() -> None:
                 if (wait := due - time.monotonic()) > 0:
                     time.sleep(wait)
                 email = f"bench{i}@source.example.com"
-                obj = src.portal.create("contacts", {"firstname": "Bench", "lastname": str(i), "email": email})
+                obj = src.portal.create(
+                    "contacts", {"firstname": "Bench", "lastname": str(i), "email": email}
+                )
                 ids[str(obj.id)] = email
             stopped[0] = time.monotonic()
             stop.set()
@@ -138,7 +144,9 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     latencies = sorted(
-        landed_at[email] - sent_at[obj_id] for obj_id, email in ids.items() if email in landed_at and obj_id in sent_at
+        landed_at[email] - sent_at[obj_id]
+        for obj_id, email in ids.items()
+        if email in landed_at and obj_id in sent_at
     )
     lost = total - len(latencies)
     in_target = len(dst.portal.live_objects("contacts"))
@@ -148,7 +156,9 @@ def main() -> None:
     if latencies:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"webhook sent → written in the target: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+        print(
+            f"webhook sent → written in the target: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+        )
     print(f"lost: {lost}; contacts in the target: {in_target:,} (each once: {in_target == total})")
 
 

@@ -9,10 +9,10 @@ line in its ``pyproject.toml``.
 from __future__ import annotations
 
 import multiprocessing
-from datetime import timedelta
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path

@@ -474,7 +474,9 @@ def reconcile(
 def worker(
     config: ConfigOption = Path("huitong.yaml"),
     poll: Annotated[float, typer.Option(help="Seconds between passes over the queues.")] = 1.0,
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron and tests).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass, then exit (for cron and tests).")
+    ] = False,
     until_idle: Annotated[
         float | None, typer.Option(help="Exit once the queues have been empty this many seconds.")
     ] = None,
@@ -509,7 +511,9 @@ def worker(
             sent = dispatcher.dispatch(max_batches=10)
             if sent.counts:
                 idle_since = time.monotonic()
-                err.print("writes: " + ", ".join(f"{k} {v}" for k, v in sorted(sent.counts.items())))
+                err.print(
+                    "writes: " + ", ".join(f"{k} {v}" for k, v in sorted(sent.counts.items()))
+                )
             if once or (until_idle is not None and time.monotonic() - idle_since >= until_idle):
                 break
             stop.wait(poll)
@@ -801,9 +805,38 @@ def _dlq_act(config: Path, item_ids: list[int], action: str) -> None:
 
 
 @dlq_app.command("replay")
-def dlq_replay(item_ids: list[int], config: ConfigOption = Path("huitong.yaml")) -> None:
-    """Put dead letters back in the queue (attempts reset); audited."""
+def dlq_replay(
+    item_ids: list[int],
+    config: ConfigOption = Path("huitong.yaml"),
+    now: Annotated[
+        bool, typer.Option("--now/--later", help="Send at once, as a replay run.")
+    ] = True,
+) -> None:
+    """Put dead letters back in the queue (attempts reset, audited) and send them as a `replay` run."""
     _dlq_act(config, item_ids, "replay")
+    if not now:
+        return
+    from hub.bootstrap import open_hub
+    from hub.ids import new_run_id
+
+    with _config_errors():
+        hub = open_hub(config)
+    with hub.store.transaction() as tx:
+        systems = sorted({i.system for i in (tx.outbox_item(n) for n in item_ids) if i is not None})
+    run_id = new_run_id()
+    hub.store.start_run(run_id, "replay", systems)
+    sent = hub.dispatcher().dispatch(systems)
+    with hub.store.transaction() as tx:
+        tx.bump_run(run_id, dict(sent.counts))
+    status = "succeeded" if not sent.failures and not sent.counts.get("dead") else "partial"
+    error = "; ".join(f"{s}: {m}" for s, m in sent.failures.items()) or None
+    hub.store.finish_run(run_id, status, error)
+    hub.close()
+    out.print(
+        f"replay run {run_id}: "
+        + (", ".join(f"{k} {v:,}" for k, v in sorted(sent.counts.items())) or "nothing sent")
+    )
+    raise typer.Exit(_exit_for(status))
 
 
 @dlq_app.command("discard")

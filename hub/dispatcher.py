@@ -21,8 +21,10 @@ from typing import Any, Protocol
 
 from hub.audit import AuditEvent
 from hub.errors import AuthError, FatalError, RateLimited, RetriableError
-from hub.observability import Metrics
+from hub.observability import Metrics, get_logger
 from hub.ports import Connector, Merging, Write, WriteOp, WriteResult
+
+log = get_logger(__name__)
 
 
 class DispatchTransaction(Protocol):
@@ -96,6 +98,7 @@ class Dispatcher:
                     self._send(connector, system, items, summary)
                 except (AuthError, FatalError) as exc:
                     summary.failures[system] = str(exc)
+                    log.error("writes stopped", system=system, error=str(exc), claimed=len(items))
                     break
         return summary
 
@@ -137,7 +140,9 @@ class Dispatcher:
             if w.op is WriteOp.MERGE and merging:
                 results[i] = connector.merge(obj, str(w.fields["merged_into"]), str(w.external_id))  # type: ignore[attr-defined]
             elif w.op is WriteOp.MERGE:
-                batch.append((i, Write(WriteOp.DELETE, w.object, w.canonical_id, w.fields, w.external_id)))
+                batch.append(
+                    (i, Write(WriteOp.DELETE, w.object, w.canonical_id, w.fields, w.external_id))
+                )
             else:
                 batch.append((i, w))
         if batch:
@@ -175,6 +180,8 @@ class Dispatcher:
                     if result.retriable:
                         reason = f"gave up after {item.attempts + 1} attempts: {reason}"
                     tx.settle_dead(item, reason)
+                    log.warning("write is a dead letter", system=system, object=item.object,
+                                record_id=item.external_id or item.canonical_id, outbox_id=item.id, error=reason)  # fmt: skip
                     summary.counts["dead"] += 1
                     events.append(
                         AuditEvent("write.dead", {"op": item.op, "error": reason, "outbox_id": item.id},

@@ -17,6 +17,9 @@ from typing import Any, Protocol
 
 from hub.dispatcher import Dispatcher, default_worker_id
 from hub.engine import RunSummary
+from hub.observability import bound_ids, get_logger
+
+log = get_logger(__name__)
 
 
 class Inbox(Protocol):
@@ -56,11 +59,20 @@ class InboxWorker:
         for system, group in by_system.items():
             try:
                 summary = self.sync([system], "webhook")
+                with bound_ids(run_id=summary.run_id):
+                    log.info("webhook deliveries applied", system=system, deliveries=len(group),
+                             read=summary.counts["read"], status=summary.status)  # fmt: skip
                 if summary.failures:
                     raise RuntimeError("; ".join(summary.failures.values()))
                 if self.dispatcher is not None:
                     self.dispatcher.dispatch()
             except Exception as exc:  # the deliveries stay; they are retried, then dead letters
+                log.warning(
+                    "webhook deliveries failed",
+                    system=system,
+                    deliveries=len(group),
+                    error=str(exc),
+                )
                 for item in group:
                     if item.attempts >= self.max_attempts:  # the claim counted this attempt
                         self.inbox.dead(item.id, f"{type(exc).__name__}: {exc}")

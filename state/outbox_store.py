@@ -181,7 +181,11 @@ class OutboxOps:
             if external_id and external_id != survivor:  # the system gave the survivor a new id
                 self.conn.execute(
                     sa.update(xref)
-                    .where(xref.c.system == item.system, xref.c.object == item.object, xref.c.external_id == survivor)
+                    .where(
+                        xref.c.system == item.system,
+                        xref.c.object == item.object,
+                        xref.c.external_id == survivor,
+                    )
                     .values(external_id=external_id)
                 )
             return

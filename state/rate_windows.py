@@ -19,7 +19,12 @@ from state.tables import api_call_log
 
 class SqlRateWindow:
     def __init__(
-        self, engine: Engine, key: str, limit: int, seconds: float, clock: Callable[[], float] = time.time
+        self,
+        engine: Engine,
+        key: str,
+        limit: int,
+        seconds: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.key = key[:200]
@@ -39,9 +44,13 @@ class SqlRateWindow:
             now = self.clock()
             since = now - self.seconds
             conn.execute(sa.delete(t).where(t.c.key == self.key, t.c.at <= since))
-            recent = conn.execute(
-                sa.select(t.c.at).where(t.c.key == self.key).order_by(t.c.at).limit(self.limit)
-            ).scalars().all()
+            recent = (
+                conn.execute(
+                    sa.select(t.c.at).where(t.c.key == self.key).order_by(t.c.at).limit(self.limit)
+                )
+                .scalars()
+                .all()
+            )
             if len(recent) < self.limit:
                 conn.execute(sa.insert(t).values(key=self.key, at=now))
                 return 0.0

@@ -8,7 +8,6 @@ quirks; ``reading.py`` and ``writing.py`` for how reads stay complete and writes
 from __future__ import annotations
 
 import hashlib
-
 import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
@@ -17,10 +16,10 @@ from typing import Any, ClassVar
 from connectors.hubspot.client import HubSpotClient, RequestRejected
 from connectors.hubspot.cursor import Position, datetime_of, ms_of
 from connectors.hubspot.owners import OwnerDirectory
+from connectors.hubspot.pacing import SharedPacer
 from connectors.hubspot.reading import SearchWalk, list_all, modified_ms
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.writing import BatchWriter, wire_value
-from connectors.hubspot.pacing import SharedPacer
 from hub.errors import AuthError, FatalError, HuitongError
 from hub.pacing import WindowFactory
 from hub.ports import CheckResult, Limits, Rejection, SourceRecord, Write, WriteResult
@@ -325,7 +324,12 @@ class HubSpotConnector:
         token = self.settings.token.get_secret_value()
         key = hashlib.sha256(token.encode()).hexdigest()[:16]
         self.client.pacer = SharedPacer(
-            windows, key, rate.burst_max, rate.interval_seconds, rate.search_per_second, rate.headroom
+            windows,
+            key,
+            rate.burst_max,
+            rate.interval_seconds,
+            rate.search_per_second,
+            rate.headroom,
         )
 
     def merge(self, obj: str, primary_id: str, merged_id: str) -> WriteResult:

@@ -188,7 +188,9 @@ class SharedPacer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.headroom = headroom
-        self.burst = windows(f"hubspot:{key}:burst", max(1, math.floor(burst_max * headroom)), interval_seconds)
+        self.burst = windows(
+            f"hubspot:{key}:burst", max(1, math.floor(burst_max * headroom)), interval_seconds
+        )
         self.search = windows(f"hubspot:{key}:search", search_per_second, 1.0)
         self.sleep = sleep
         self.waited_seconds = 0.0
@@ -201,7 +203,7 @@ class SharedPacer:
     @contextmanager
     def slot(self, search: bool = False) -> Iterator[None]:
         # The search window first: a burst slot is only taken once the search limit allows the call.
-        for window in ([self.search, self.burst] if search else [self.burst]):
+        for window in [self.search, self.burst] if search else [self.burst]:
             while (wait := window.acquire()) > 0:
                 self.waited_seconds += wait
                 self.sleep(wait)

@@ -664,7 +664,12 @@ def _national_number(e164: str) -> str:
 def _transposed(x: str, y: str) -> bool:
     """Equal but for two adjacent characters swapped."""
     diff = [i for i in range(len(x)) if x[i] != y[i]]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and x[diff[0]] == y[diff[1]]
+        and x[diff[1]] == y[diff[0]]
+    )
 
 
 class PhoneComparator:

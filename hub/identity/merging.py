@@ -112,7 +112,10 @@ class Identity:
             if target.entity is not survivor.entity_type:
                 continue
             held = tx.external_ids_of(target.system, [survivor_id, merged_id])
-            keep, gone = held.get((target.object, survivor_id)), held.get((target.object, merged_id))
+            keep, gone = (
+                held.get((target.object, survivor_id)),
+                held.get((target.object, merged_id)),
+            )
             if keep is not None and gone is not None and keep.external_id != gone.external_id:
                 merges.append(
                     PlannedWrite(target.system, target.object, survivor_id, WriteOp.MERGE,

@@ -66,19 +66,27 @@ def world(tmp_path: Path, db_url: str, hubspot_url: str, records: int, batch: in
     rng = random.Random(5)
     lines = ["code,name,email,mobile,title,updated"]
     for i in range(records):
-        surname, given = rng.choice("王李张刘陈杨黄赵吴周"), rng.choice(["伟", "芳", "娜", "敏", "静", "强"])
-        lines.append(f"E{i:06d},{surname}{given},user{i}@corp{i % 9}.cn,1{i % 7 + 3}{i:09d},经理,2026-01-01 08:00:00")
+        surname, given = (
+            rng.choice("王李张刘陈杨黄赵吴周"),
+            rng.choice(["伟", "芳", "娜", "敏", "静", "强"]),
+        )
+        lines.append(
+            f"E{i:06d},{surname}{given},user{i}@corp{i % 9}.cn,1{i % 7 + 3}{i:09d},经理,2026-01-01 08:00:00"
+        )
     (tmp_path / "erp" / "contacts.csv").write_text("\n".join(lines) + "\n", encoding="gbk")
     (tmp_path / "erp_contacts.yaml").write_text(MAPPING, encoding="utf-8")
     config = tmp_path / "huitong.yaml"
     config.write_text(
-        CONFIG.format(db=db_url, batch=batch, hubspot=hubspot_url, token=DEFAULT_TOKEN), encoding="utf-8"
+        CONFIG.format(db=db_url, batch=batch, hubspot=hubspot_url, token=DEFAULT_TOKEN),
+        encoding="utf-8",
     )
     return config
 
 
 def hubspot_ids(emulator: HubSpotEmulator) -> Counter[str]:
-    return Counter(str(o.properties.get("huitong_id")) for o in emulator.portal.live_objects("contacts"))
+    return Counter(
+        str(o.properties.get("huitong_id")) for o in emulator.portal.live_objects("contacts")
+    )
 
 
 def run(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -90,7 +98,9 @@ def test_killed_twenty_times_at_random_then_converges(tmp_path: Path) -> None:
     records = 1500
     emulator = HubSpotEmulator(rate_limits=RateLimitConfig(enabled=False))
     with emulator.serve():
-        config = world(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", str(emulator.url), records, 100)
+        config = world(
+            tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", str(emulator.url), records, 100
+        )
         rng = random.Random(20261122)
         kills = 0
         for _ in range(20):
@@ -148,14 +158,23 @@ def test_four_workers_on_postgresql_write_each_change_once(tmp_path: Path, pg_ur
         assert max(ids.values()) == 1
         engine = sa.create_engine(pg_url)
         with engine.connect() as conn:
-            statuses = dict(conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)).all())
+            statuses = dict(
+                conn.execute(
+                    sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+                ).all()
+            )
             settled = Counter(
                 conn.execute(
-                    sa.select(audit_events.c.canonical_id).where(audit_events.c.event == "system.written")
+                    sa.select(audit_events.c.canonical_id).where(
+                        audit_events.c.event == "system.written"
+                    )
                 ).scalars()
             )
-            claimed_by = conn.execute(sa.select(sa.func.count(sa.distinct(outbox.c.claimed_by)))).scalar_one()
+            claimed_by = conn.execute(
+                sa.select(sa.func.count(sa.distinct(outbox.c.claimed_by)))
+            ).scalar_one()
         engine.dispose()
         assert statuses == {"done": records}
-        assert len(settled) == records and max(settled.values()) == 1  # each write settled once
+        assert len(settled) == records
+        assert max(settled.values()) == 1
         assert claimed_by >= 2  # the work really was shared

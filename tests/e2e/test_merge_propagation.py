@@ -23,7 +23,9 @@ from .test_crm_two_way import CONFIG
 
 
 @pytest.fixture
-def two_of_one(tmp_path: Path, db_url: str) -> Iterator[tuple[Hub, Any, HubSpotEmulator, list[str], list[str]]]:
+def two_of_one(
+    tmp_path: Path, db_url: str
+) -> Iterator[tuple[Hub, Any, HubSpotEmulator, list[str], list[str]]]:
     """The same person twice in each system, under different e-mails, so the hub keeps two."""
     sf, hs = SalesforceEmulator(), HubSpotEmulator()
     with sf.serve() as running, hs.serve():
@@ -32,7 +34,9 @@ def two_of_one(tmp_path: Path, db_url: str) -> Iterator[tuple[Hub, Any, HubSpotE
             for email in ("wei.zhang@acme.cn", "zw@private.cn")
         ]
         hs_ids = [
-            hs.portal.create("contacts", {"firstname": "Wei", "lastname": "Zhang", "email": email}).id
+            hs.portal.create(
+                "contacts", {"firstname": "Wei", "lastname": "Zhang", "email": email}
+            ).id
             for email in ("wei.zhang@acme.cn", "zw@private.cn")
         ]
         config = tmp_path / "huitong.yaml"
@@ -47,19 +51,24 @@ def two_of_one(tmp_path: Path, db_url: str) -> Iterator[tuple[Hub, Any, HubSpotE
 
 
 def test_hub_merge_reaches_hubspot_and_flags_salesforce(two_of_one) -> None:  # type: ignore[no-untyped-def]
-    hub, running, hs, sf_ids, hs_ids = two_of_one
+    hub, _running, hs, _sf_ids, hs_ids = two_of_one
     with hub.store.transaction() as tx:
         found = tx.xref_lookup([RecordRef("hs", "contacts", i) for i in hs_ids])
         keep, gone = (found[RecordRef("hs", "contacts", i)] for i in hs_ids)
         assert keep != gone
-        identity = Identity(Survivorship(hub.settings.survivorship, hub.settings.system_priority()), hub.planner())
+        identity = Identity(
+            Survivorship(hub.settings.survivorship, hub.settings.system_priority()), hub.planner()
+        )
         identity.merge(tx, keep, gone, "tester", "same person, two addresses")
     sent = hub.dispatcher().dispatch()
     assert sent.counts["dead"] == 1  # Salesforce: left for a person
-    assert hs.portal.resolve_id("contacts", hs_ids[1]) == hs.portal.resolve_id("contacts", hs_ids[0])
+    assert hs.portal.resolve_id("contacts", hs_ids[1]) == hs.portal.resolve_id(
+        "contacts", hs_ids[0]
+    )
     assert len(list(hs.portal.live_objects("contacts"))) == 1
     with hub.store.transaction() as tx:
         dead = tx.outbox_items("dead")
     assert len(dead) == 1
-    assert dead[0].system == "sf" and dead[0].op == "merge"
+    assert dead[0].system == "sf"
+    assert dead[0].op == "merge"
     assert "person" in (dead[0].last_error or "")

@@ -152,9 +152,11 @@ def test_a_refused_write_is_a_dead_letter_that_can_be_replayed(tmp_path: Path, d
     )  # a person fixes it
     replay = runner.invoke(app, ["dlq", "replay", *[str(d["id"]) for d in dead], "-c", str(config)])
     assert replay.exit_code == EXIT_OK, replay.stdout + replay.stderr
+    assert "written 4" in replay.stdout
     hub = open_hub(config)
-    sent = hub.dispatcher().dispatch()
-    assert sent.counts["written"] == 4
+    run = hub.store.runs(1)[0]
+    assert run.kind == "replay"
+    assert run.counts["written"] == 4
     with hub.store.engine.connect() as conn:
         statuses = dict(
             conn.execute(

@@ -69,3 +69,41 @@ def test_only_one_leader_per_database(tmp_path: Path, db_url: str) -> None:
     a.release()  # the leader stops (or dies: its connection or file handle goes with it)
     assert b.acquire()
     b.release()
+
+
+RUNNING: dict[str, int] = {"slow": 0, "slow_max": 0}
+RAN: list[tuple[str, float]] = []
+LOCK = __import__("threading").Lock()
+
+
+def probe_job(config_path: str, name: str) -> None:
+    """A stand-in job: the slow one outlasts its interval, the fast one must not wait for it."""
+    with LOCK:
+        RAN.append((name, time.monotonic()))
+        if name == "slow":
+            RUNNING["slow"] += 1
+            RUNNING["slow_max"] = max(RUNNING["slow_max"], RUNNING["slow"])
+    if name == "slow":
+        time.sleep(2.5)
+        with LOCK:
+            RUNNING["slow"] -= 1
+
+
+def test_a_job_never_overlaps_itself_and_never_blocks_another(tmp_path: Path) -> None:
+    config = tmp_path / "huitong.yaml"
+    config.write_text(
+        f"hub: {{database_url: 'sqlite:///{tmp_path / 'h.db'}'}}\n"
+        "schedules:\n  slow: {interval_seconds: 1}\n  fast: {interval_seconds: 1}\n",
+        encoding="utf-8",
+    )
+    open_hub(config).close()
+    settings = load_settings(config)
+    scheduler = HubScheduler(settings, settings.hub.database_url, config, runner=probe_job)
+    assert scheduler.start()
+    time.sleep(4.2)
+    scheduler.shutdown(wait=True)
+    slow = [t for name, t in RAN if name == "slow"]
+    fast = [t for name, t in RAN if name == "fast"]
+    assert RUNNING["slow_max"] == 1  # never two runs of one job at once
+    assert len(slow) <= 2  # runs that fell due while it ran were skipped, not queued behind it
+    assert len(fast) >= 3  # the other job kept its pace meanwhile

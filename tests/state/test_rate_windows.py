@@ -6,8 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from connectors.hubspot.emulator import HubSpotEmulator
 from connectors.hubspot.emulator_ratelimit import RateLimitConfig
 from connectors.hubspot.testing import connector_for
@@ -37,7 +35,9 @@ def test_four_workers_never_exceed_the_shared_window(store: SqlStore, db_url: st
     stamps.sort()
     assert len(stamps) == 24
     for i, first in enumerate(stamps):
-        in_window = [s for s in stamps[i:] if s - first < 0.5 - 0.02]  # 20 ms for clock and commit order
+        in_window = [
+            s for s in stamps[i:] if s - first < 0.5 - 0.02
+        ]  # 20 ms for clock and commit order
         assert len(in_window) <= 5, (i, in_window)
     assert stamps[-1] - stamps[0] >= 4 * 0.5 - 0.1  # 24 calls at 5 per 0.5 s take 2 s at least
 
@@ -54,7 +54,12 @@ def test_connectors_sharing_the_budget_never_see_a_429(store: SqlStore, tmp_path
             c = connectors[index]
             for batch in range(12):
                 writes = [
-                    Write(WriteOp.UPSERT, "contacts", f"per_{index}{batch}{i:023d}", {"email": f"u{index}.{batch}.{i}@x.cn"})
+                    Write(
+                        WriteOp.UPSERT,
+                        "contacts",
+                        f"per_{index}{batch}{i:023d}",
+                        {"email": f"u{index}.{batch}.{i}@x.cn"},
+                    )
                     for i in range(25)
                 ]
                 done.extend(1 for r in c.write("contacts", writes) if r.ok)
