@@ -20,6 +20,10 @@ class RateWindow(Protocol):
 
     def set_limit(self, limit: int, seconds: float) -> None: ...
 
+    def finish(self) -> None:
+        """The call the current thread acquired a slot for has ended (it counts from now)."""
+        ...
+
 
 WindowFactory = Callable[[str, int, float], RateWindow]
 

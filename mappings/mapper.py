@@ -15,6 +15,7 @@ from hub.model import (
     ENTITY_MODELS,
     Candidate,
     CustomFieldType,
+    DirectValidation,
     EntityType,
     coerce_custom,
     to_json_value,
@@ -54,6 +55,7 @@ class Mapper:
         self.model = ENTITY_MODELS[spec.entity]
         self.custom_types = dict((custom_fields or {}).get(spec.entity, {}))
         self.context = {"default_region": default_region, "timezone": timezone}
+        self._direct = DirectValidation(self.model, self.context)
         self.region = default_region
         self.timezone = timezone
         self._print = spec.fingerprint()
@@ -99,20 +101,23 @@ class Mapper:
                     custom[name] = typed
             else:
                 data[target] = value
-        entity = self._validate(data, issues)
-        if entity is None:
-            return Rejection(
-                record.system,
-                record.object,
-                record.where,
-                "; ".join(issues),
-                record.external_id,
-                raw,
-            )
-        values = {
-            k: to_json_value(v)
-            for k, v in entity.model_dump(exclude_none=True, exclude={"custom"}).items()
-        }
+        # Pydantic only when a value needs it: the direct path gives the same values or declines.
+        values = self._direct.values(data)
+        if values is None:
+            entity = self._validate(data, issues)
+            if entity is None:
+                return Rejection(
+                    record.system,
+                    record.object,
+                    record.where,
+                    "; ".join(issues),
+                    record.external_id,
+                    raw,
+                )
+            values = {
+                k: to_json_value(v)
+                for k, v in entity.model_dump(exclude_none=True, exclude={"custom"}).items()
+            }
         for name, value in custom.items():
             values[f"custom.{name}"] = value
         if not values and not deleted:

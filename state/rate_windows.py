@@ -7,6 +7,7 @@ exceed the limit. Rows older than the window are removed as it rolls.
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class SqlRateWindow:
         self.seconds = seconds
         self.clock = clock
         self._lock_id = zlib.crc32(self.key.encode()) & 0x7FFFFFFF
+        self._taken = threading.local()
 
     def set_limit(self, limit: int, seconds: float) -> None:
         self.limit, self.seconds = max(1, limit), seconds
@@ -52,9 +54,24 @@ class SqlRateWindow:
                 .all()
             )
             if len(recent) < self.limit:
-                conn.execute(sa.insert(t).values(key=self.key, at=now))
+                slot = conn.execute(
+                    sa.insert(t).values(key=self.key, at=now).returning(t.c.id)
+                ).scalar_one()
+                self._taken.slots = [*getattr(self._taken, "slots", []), slot]
                 return 0.0
             return max(recent[0] + self.seconds - now, 0.001)
+
+    def finish(self) -> None:
+        """The call this thread took a slot for has ended: it counts from now. Stamping at the end
+        is conservative: a call reaches the API no later than it ends, whatever delayed it."""
+        slots = getattr(self._taken, "slots", [])
+        if not slots:
+            return
+        slot = slots.pop()
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(api_call_log).where(api_call_log.c.id == slot).values(at=self.clock())
+            )
 
 
 def window_factory(engine: Engine) -> Callable[[str, int, float], SqlRateWindow]:

@@ -203,13 +203,18 @@ class SharedPacer:
     @contextmanager
     def slot(self, search: bool = False) -> Iterator[None]:
         # The search window first: a burst slot is only taken once the search limit allows the call.
-        for window in [self.search, self.burst] if search else [self.burst]:
+        windows = [self.search, self.burst] if search else [self.burst]
+        for window in windows:
             while (wait := window.acquire()) > 0:
                 self.waited_seconds += wait
                 self.sleep(wait)
         with self._lock:
             self._calls += 1
-        yield
+        try:
+            yield
+        finally:
+            for window in windows:
+                window.finish()
 
     def observe(self, headers: Mapping[str, str]) -> None:
         server_max = _header(headers, "X-HubSpot-RateLimit-Max")

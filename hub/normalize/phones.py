@@ -51,11 +51,42 @@ _REASONS = {
 }
 
 
+# The common case in a Chinese export, a mobile number as typed (``13800138000``, ``138-0013-8000``,
+# ``+86 138 0013 8000``), skips phonenumbers and the cache (a bulk import holds mostly distinct
+# numbers). Its E.164 form is "+86" and the 11 digits whatever the digits are: a Chinese number of 11
+# digits is always possible (the length is in CN's number plan), a leading 13x-19x group is no
+# country calling code, and nothing is stripped as a trunk or carrier prefix unless the digits start
+# with one of those (1[12]xx, 179xx: read from phonenumbers' metadata and left to the full path).
+# Tested against the full path.
+_PLAIN_CN_MOBILE = re.compile(r"(?:\+86[ -]?)?(1[3-9][0-9])([ -]?)([0-9]{4})\2([0-9]{4})", re.ASCII)
+_CN = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+_CN_PREFIXES = re.compile(
+    "|".join(
+        f"(?:{pattern})"
+        for pattern in (_CN.national_prefix_for_parsing, _CN.international_prefix)  # type: ignore[union-attr]
+        if pattern
+    )
+)
+_CN_MOBILE_POSSIBLE = 11 in _CN.general_desc.possible_length  # type: ignore[union-attr]
+
+
+def _plain_cn_mobile(value: str, region: str) -> str | None:
+    if region not in ("CN", "cn") or not _CN_MOBILE_POSSIBLE:
+        return None
+    match = _PLAIN_CN_MOBILE.fullmatch(value.strip())
+    if match is None:
+        return None
+    national = match.group(1) + match.group(3) + match.group(4)
+    return None if _CN_PREFIXES.match(national) else "+86" + national
+
+
 def normalize_phone(value: str | None, default_region: str = "CN") -> str | None:
     """``'138-0013-8000'`` → ``'+8613800138000'``; empty → None; otherwise ``InvalidValue``.
 
     ``default_region`` (ISO 3166-1 alpha-2) is used for numbers written without a country code.
     """
+    if type(value) is str and (plain := _plain_cn_mobile(value, default_region)) is not None:
+        return plain
     text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None
