@@ -41,7 +41,7 @@ server: {{host: 127.0.0.1, port: {port}}}
 systems:
   src:
     kind: hubspot
-    options: {{base_url: "{src}", index_lag_seconds: 0, resolve_owners: false}}
+    options: {{base_url: "{src}", index_lag_seconds: 0, resolve_owners: false, tombstones: full_reads}}
     secrets: {{token: "{token}"}}
     webhook: {{scheme: hubspot_v3, secret: "{secret}", public_base_url: "http://127.0.0.1:{port}"}}
     objects:
@@ -93,6 +93,7 @@ def main() -> None:
             src.webhooks.client_secret = SECRET
             src.webhooks.target_url = f"http://127.0.0.1:{port}/webhooks/src"
             src.webhooks.subscribe("contact.creation")
+            # Deletions arrive as their own webhooks; an incremental read need not list the archive.
 
             sent_at: dict[str, float] = {}
             landed_at: dict[str, float] = {}
@@ -101,23 +102,23 @@ def main() -> None:
 
             def flusher() -> None:
                 while not stop.is_set() or src.webhooks.pending:
-                    pending = list(src.webhooks.pending)
-                    now = time.monotonic()
-                    for event in pending:
-                        sent_at.setdefault(str(event["objectId"]), now)
                     for delivery in src.webhooks.flush():
                         accepted[0] += 1
                         accepted[1] += 1 if 200 <= delivery.status < 300 else 0
                     time.sleep(0.05)
 
             def watcher() -> None:
-                while (len(landed_at) < total and not stop.is_set()) or len(landed_at) < len(sent_at):
+                while True:
                     now = time.monotonic()
-                    for obj in dst.portal.live_objects("contacts"):
-                        email = str(obj.properties.get("email"))
+                    emails = [
+                        str(o.properties.get("email")) for o in dst.portal.live_objects("contacts")
+                    ]
+                    for email in emails:
                         landed_at.setdefault(email, now)
-                    if stop.is_set() and time.monotonic() - stopped[0] > 30:
+                    if len(landed_at) >= total:
                         return
+                    if stop.is_set() and now - stopped[0] > 60:
+                        return  # what has not landed a minute after the last change is lost
                     time.sleep(0.02)
 
             stopped = [0.0]
@@ -135,6 +136,9 @@ def main() -> None:
                     "contacts", {"firstname": "Bench", "lastname": str(i), "email": email}
                 )
                 ids[str(obj.id)] = email
+                sent_at[str(obj.id)] = (
+                    time.monotonic()
+                )  # the change; its webhook leaves within 50 ms
             stopped[0] = time.monotonic()
             stop.set()
             for t in threads:
@@ -157,7 +161,7 @@ def main() -> None:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(
-            f"webhook sent → written in the target: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+            f"change in the source → written in the target: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
         )
     print(f"lost: {lost}; contacts in the target: {in_target:,} (each once: {in_target == total})")
 
