@@ -720,6 +720,16 @@ def demo(
     raise typer.Exit(EXIT_OK if summary.status in ("succeeded", "partial") else EXIT_FAILED)
 
 
+QueueOption = Annotated[
+    str,
+    typer.Option(
+        "--queue",
+        "-q",
+        help="outbox: writes to systems; inbox: webhook deliveries that failed for good.",
+    ),
+]
+
+
 def _dlq_store(config: Path) -> Any:
     from hub.bootstrap import open_store
 
@@ -728,15 +738,58 @@ def _dlq_store(config: Path) -> Any:
     return store
 
 
+def _inbox(store: Any) -> Any:
+    from state.inbox import SqlInbox
+
+    return SqlInbox(store.engine)
+
+
+def _check_queue(queue: str) -> None:
+    if queue not in ("outbox", "inbox"):
+        err.print(f"--queue {queue}: outbox or inbox")
+        raise typer.Exit(EXIT_CONFIG)
+
+
+def _inbox_item(item: Any) -> dict[str, Any]:
+    return {
+        "id": item.id, "system": item.system, "scheme": item.scheme, "key": item.key,
+        "received_at": item.received_at.isoformat(), "attempts": item.attempts,
+        "status": item.status, "last_error": item.last_error, "size": len(item.payload),
+    }  # fmt: skip
+
+
 @dlq_app.command("list")
 def dlq_list(
     config: ConfigOption = Path("huitong.yaml"),
     system: Annotated[str | None, typer.Option("--system", "-s")] = None,
+    queue: QueueOption = "outbox",
     limit: int = 100,
     as_json: JsonOption = False,
 ) -> None:
     """Dead letters, oldest first, with the error each one ended with."""
+    _check_queue(queue)
     store = _dlq_store(config)
+    if queue == "inbox":
+        rows = [
+            _inbox_item(i)
+            for i in _inbox(store).items("dead", limit)
+            if not system or i.system == system
+        ]
+        store.close()
+        if as_json:
+            _print_json(rows)
+            return
+        table = Table("id", "system", "delivery", "attempts", "error")
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                r["system"],
+                r["key"][:40],
+                str(r["attempts"]),
+                (r["last_error"] or "")[:160],
+            )
+        out.print(table if rows else "no dead letters in the inbox")
+        return
     with store.transaction() as tx:
         items = tx.outbox_items("dead", limit, system)
     store.close()
@@ -760,44 +813,66 @@ def dlq_list(
 
 
 @dlq_app.command("show")
-def dlq_show(item_id: int, config: ConfigOption = Path("huitong.yaml")) -> None:
-    """One dead letter: the write it carried and why it failed."""
+def dlq_show(
+    item_id: int, config: ConfigOption = Path("huitong.yaml"), queue: QueueOption = "outbox"
+) -> None:
+    """One dead letter: what it carried and why it failed."""
+    _check_queue(queue)
     store = _dlq_store(config)
-    with store.transaction() as tx:
-        item = tx.outbox_item(item_id)
+    if queue == "inbox":
+        item = _inbox(store).get(item_id)
+        data = _inbox_item(item) if item is not None else None
+    else:
+        with store.transaction() as tx:
+            found = tx.outbox_item(item_id)
+        data = dataclasses.asdict(found) if found is not None else None
     store.close()
-    if item is None:
-        err.print(f"no outbox item {item_id}")
+    if data is None:
+        err.print(f"no {queue} item {item_id}")
         raise typer.Exit(EXIT_NOT_FOUND)
-    _print_json(dataclasses.asdict(item))
+    _print_json(data)
 
 
-def _dlq_act(config: Path, item_ids: list[int], action: str) -> None:
+def _dlq_act(config: Path, item_ids: list[int], action: str, queue: str = "outbox") -> None:
     from hub.audit import AuditEvent
 
+    _check_queue(queue)
     store = _dlq_store(config)
     done: list[int] = []
     missing: list[int] = []
-    with store.transaction() as tx:
+    if queue == "inbox":
+        inbox = _inbox(store)
         for item_id in item_ids:
-            item = tx.outbox_item(item_id)
-            ok = item is not None and (
-                tx.requeue(item_id) if action == "replay" else tx.discard(item_id)
+            item = inbox.get(item_id)
+            ok = item is not None and bool(
+                inbox.requeue([item_id]) if action == "replay" else inbox.discard([item_id])
             )
             (done if ok else missing).append(item_id)
             if ok and item is not None:
-                event = AuditEvent(
-                    f"dlq.{action}",
-                    {"outbox_id": item_id, "error": item.last_error},
-                    item.canonical_id,
-                    item.system,
-                    item.object,
-                    item.external_id,
+                with store.transaction() as tx:
+                    tx.append_audit([AuditEvent(f"dlq.{action}", {"inbox_id": item_id, "key": item.key,
+                                                                   "error": item.last_error}, system=item.system)])  # fmt: skip
+    else:
+        with store.transaction() as tx:
+            for item_id in item_ids:
+                item = tx.outbox_item(item_id)
+                ok = item is not None and (
+                    tx.requeue(item_id) if action == "replay" else tx.discard(item_id)
                 )
-                tx.append_audit([event])
+                (done if ok else missing).append(item_id)
+                if ok and item is not None:
+                    event = AuditEvent(
+                        f"dlq.{action}",
+                        {"outbox_id": item_id, "error": item.last_error},
+                        item.canonical_id,
+                        item.system,
+                        item.object,
+                        item.external_id,
+                    )
+                    tx.append_audit([event])
     store.close()
     if done:
-        later = " (sent by the next sync or worker)" if action == "replay" else ""
+        later = " (processed by the next sync, worker or serve)" if action == "replay" else ""
         out.print(f"{action}: {', '.join(map(str, done))}{later}")
     if missing:
         err.print(f"not dead letters: {', '.join(map(str, missing))}")
@@ -808,13 +883,15 @@ def _dlq_act(config: Path, item_ids: list[int], action: str) -> None:
 def dlq_replay(
     item_ids: list[int],
     config: ConfigOption = Path("huitong.yaml"),
+    queue: QueueOption = "outbox",
     now: Annotated[
         bool, typer.Option("--now/--later", help="Send at once, as a replay run.")
     ] = True,
 ) -> None:
-    """Put dead letters back in the queue (attempts reset, audited) and send them as a `replay` run."""
-    _dlq_act(config, item_ids, "replay")
-    if not now:
+    """Put dead letters back in their queue (attempts reset, audited); outbox ones are sent at once
+    as a `replay` run."""
+    _dlq_act(config, item_ids, "replay", queue)
+    if not now or queue == "inbox":
         return
     from hub.bootstrap import open_hub
     from hub.ids import new_run_id
@@ -840,9 +917,11 @@ def dlq_replay(
 
 
 @dlq_app.command("discard")
-def dlq_discard(item_ids: list[int], config: ConfigOption = Path("huitong.yaml")) -> None:
+def dlq_discard(
+    item_ids: list[int], config: ConfigOption = Path("huitong.yaml"), queue: QueueOption = "outbox"
+) -> None:
     """Give up on dead letters for good; audited, and kept for the record."""
-    _dlq_act(config, item_ids, "discard")
+    _dlq_act(config, item_ids, "discard", queue)
 
 
 def main() -> None:  # pragma: no cover - console entry

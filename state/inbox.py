@@ -210,6 +210,21 @@ class SqlInbox:
             )
         return int(result.rowcount)
 
+    def discard(self, ids: Iterable[int], reason: str = "discarded by a person") -> int:
+        """Dead letters a person gave up on (``dlq discard``): finished, kept, with the reason."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return 0
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(t)
+                .where(t.c.id.in_(wanted), t.c.status == "dead")
+                .values(
+                    status="done", finished_at=self._now(), last_error=reason[:_MAX_ERROR_CHARS]
+                )
+            )
+        return int(result.rowcount)
+
     def purge_done(self, finished_before: datetime) -> int:
         """Delete finished items older than ``finished_before`` (their keys then stop de-duplicating:
         keep them longer than the senders retry, 24 h for Salesforce, 3 days for HubSpot)."""

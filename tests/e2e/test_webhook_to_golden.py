@@ -108,3 +108,38 @@ def test_failing_processing_is_retried_then_a_dead_letter(world) -> None:  # typ
     dead = inbox.items("dead", 10)
     assert len(dead) == 1
     assert dead[0].attempts == 2
+
+
+def test_dead_deliveries_are_listed_replayed_and_discarded_by_the_cli(world) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from hub.cli import EXIT_OK, app
+
+    hub, inbox, client, worker, tmp_path = world
+    (tmp_path / "crm" / "contacts.csv").unlink()
+    assert _post(client, b"{}", "evt-9") == 200
+    assert _post(client, b"{}", "evt-10") == 200
+    worker.max_attempts = 1
+    assert worker.run_once() == 0
+    config = str(tmp_path / "huitong.yaml")
+    runner = CliRunner()
+    listed = json.loads(
+        runner.invoke(app, ["dlq", "list", "--queue", "inbox", "-c", config, "--json"]).stdout
+    )
+    assert len(listed) == 2
+    assert all("contacts.csv" in d["last_error"] for d in listed)
+    first, second = (str(d["id"]) for d in listed)
+    assert (
+        runner.invoke(app, ["dlq", "replay", first, "--queue", "inbox", "-c", config]).exit_code
+        == EXIT_OK
+    )
+    assert (
+        runner.invoke(app, ["dlq", "discard", second, "--queue", "inbox", "-c", config]).exit_code
+        == EXIT_OK
+    )
+    assert (
+        inbox.depth() == 1
+    )  # the replayed one waits for the worker; the discarded one is finished
+    assert inbox.items("dead") == []
