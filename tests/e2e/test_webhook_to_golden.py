@@ -117,7 +117,7 @@ def test_dead_deliveries_are_listed_replayed_and_discarded_by_the_cli(world) -> 
 
     from hub.cli import EXIT_OK, app
 
-    hub, inbox, client, worker, tmp_path = world
+    _hub, inbox, client, worker, tmp_path = world
     (tmp_path / "crm" / "contacts.csv").unlink()
     assert _post(client, b"{}", "evt-9") == 200
     assert _post(client, b"{}", "evt-10") == 200
