@@ -37,7 +37,7 @@ import random
 import string
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,42 +48,49 @@ from stdnum.cn import uscc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.model import Company, Person, to_json_value  # noqa: E402
+from hub.model import CanonicalEntity, Company, Person, to_json_value
 
 # ------------------------------------------------------------------------------ reference data
 
 # Surname shares in the 2020 census (percent, rounded), tail trimmed.
 _SURNAMES = """
-王 7.1 李 7.0 张 6.8 刘 5.4 陈 4.6 杨 3.1 黄 2.3 赵 2.0 吴 2.0 周 1.9 徐 1.5 孙 1.5 马 1.5 朱 1.3
-胡 1.3 郭 1.2 何 1.2 林 1.1 罗 1.1 高 1.1 郑 1.0 梁 1.0 谢 0.8 宋 0.8 唐 0.8 许 0.7 韩 0.7 冯 0.7
-邓 0.7 曹 0.7 彭 0.6 曾 0.6 肖 0.6 田 0.6 董 0.5 袁 0.5 潘 0.5 于 0.5 蒋 0.5 蔡 0.5 余 0.5 杜 0.5
-叶 0.4 程 0.4 苏 0.4 魏 0.4 吕 0.4 丁 0.4 任 0.4 沈 0.4 姚 0.3 卢 0.3 姜 0.3 崔 0.3 钟 0.3 谭 0.3
-陆 0.3 汪 0.3 范 0.3 金 0.3 石 0.3 廖 0.3 贾 0.3 夏 0.3 韦 0.2 付 0.2 方 0.2 白 0.2 邹 0.2 孟 0.2
-熊 0.2 秦 0.2 邱 0.2 江 0.2 尹 0.2 薛 0.2 闫 0.2 段 0.2 雷 0.2 侯 0.2 龙 0.2 史 0.2 陶 0.2 黎 0.2
-贺 0.2 顾 0.2 毛 0.2 郝 0.2 龚 0.2 邵 0.2 万 0.2 钱 0.2 严 0.2 覃 0.1 武 0.1 戴 0.1 莫 0.1 孔 0.1
-欧阳 0.05 司马 0.01 诸葛 0.01 上官 0.01
-""".split()
+王 7.1 李 7.0 张 6.8 刘 5.4 陈 4.6 杨 3.1 黄 2.3 赵 2.0 吴 2.0 周 1.9 徐 1.5 孙 1.5 马 1.5 朱
+1.3 胡 1.3 郭 1.2 何 1.2 林 1.1 罗 1.1 高 1.1 郑 1.0 梁 1.0 谢 0.8 宋 0.8 唐 0.8 许 0.7 韩 0.7
+冯 0.7 邓 0.7 曹 0.7 彭 0.6 曾 0.6 肖 0.6 田 0.6 董 0.5 袁 0.5 潘 0.5 于 0.5 蒋 0.5 蔡 0.5 余
+0.5 杜 0.5 叶 0.4 程 0.4 苏 0.4 魏 0.4 吕 0.4 丁 0.4 任 0.4 沈 0.4 姚 0.3 卢 0.3 姜 0.3 崔 0.3
+钟 0.3 谭 0.3 陆 0.3 汪 0.3 范 0.3 金 0.3 石 0.3 廖 0.3 贾 0.3 夏 0.3 韦 0.2 付 0.2 方 0.2 白
+0.2 邹 0.2 孟 0.2 熊 0.2 秦 0.2 邱 0.2 江 0.2 尹 0.2 薛 0.2 闫 0.2 段 0.2 雷 0.2 侯 0.2 龙 0.2
+史 0.2 陶 0.2 黎 0.2 贺 0.2 顾 0.2 毛 0.2 郝 0.2 龚 0.2 邵 0.2 万 0.2 钱 0.2 严 0.2 覃 0.1 武
+0.1 戴 0.1 莫 0.1 孔 0.1 欧阳 0.05 司马 0.01 诸葛 0.01 上官 0.01
+""".split()  # noqa: SIM905 - data, one word per item
 # Given-name characters, most frequent first (drawn with Zipf weights). Real Chinese given names use
 # a few thousand characters; a pool too small makes namesakes far commoner than they are.
 _GIVEN_MALE = """
-伟 强 磊 军 洋 勇 杰 涛 超 明 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 帆 帅 旭 宁 龙 林 阳 建 国 峰 亮 成
-东 文 志 海 晨 博 翔 毅 昊 轩 宏 然 鸣 铭 炜 坤 彬 锋 晖 琦 豪 睿 哲 瑞 嘉 骏 航 泽 宸 皓 逸 楷 鹤 岩 松 柏
-森 栋 梁 璋 琛 瀚 源 澄 渊 涵 清 钧 铎 锐 钦 镇 键 铿 岳 峻 崇 嵩 川 江 河 洲 湘 沛 沐 霖 雷 震 霆 云 风 扬
-舟 帆 远 达 迪 进 运 通 逸 力 刚 毅 勋 功 武 斌 智 德 仁 义 礼 信 忠 孝 廉 恒 康 泰 安 乐 福 禄 寿 喜 庆
-""".split()
+伟 强 磊 军 洋 勇 杰 涛 超 明 刚 平 辉 鹏 华 飞 鑫 波 斌 宇 浩 凯 健 俊 帆 帅 旭 宁 龙 林 阳 建
+国 峰 亮 成 东 文 志 海 晨 博 翔 毅 昊 轩 宏 然 鸣 铭 炜 坤 彬 锋 晖 琦 豪 睿 哲 瑞 嘉 骏 航 泽
+宸 皓 逸 楷 鹤 岩 松 柏 森 栋 梁 璋 琛 瀚 源 澄 渊 涵 清 钧 铎 锐 钦 镇 键 铿 岳 峻 崇 嵩 川 江
+河 洲 湘 沛 沐 霖 雷 震 霆 云 风 扬 舟 帆 远 达 迪 进 运 通 逸 力 刚 毅 勋 功 武 斌 智 德 仁 义
+礼 信 忠 孝 廉 恒 康 泰 安 乐 福 禄 寿 喜 庆
+""".split()  # noqa: SIM905 - data, one word per item
 _GIVEN_FEMALE = """
-芳 娜 敏 静 丽 艳 娟 霞 秀 燕 玲 桂 丹 萍 红 婷 雪 琳 晶 颖 慧 莉 倩 洁 佳 梅 蕾 薇 媛 琴 云 月 欣 怡 蓉
-璐 瑶 妍 玮 婧 菁 莹 璇 茜 悦 楠 岚 雯 琪 瑾 璟 瑜 珊 珍 珠 琼 瑛 婉 娴 婵 娇 媚 嫣 娅 姗 妮 姝 姣 婕
-芸 芷 茵 荷 莲 菲 萱 蔓 蓓 蕊 薰 兰 竹 梦 诗 语 馨 香 露 霜 冰 清 洁 素 雅 韵 音 乐 歌 舞 画 书 墨 彤
-彩 虹 霓 晴 晨 曦 昕 春 夏 秋 冬 心 意 思 念 忆 宁 静 安 怡 悦 欢 喜 笑 甜 蜜 柔 惠 淑 贤 德 美 好
-""".split()
+芳 娜 敏 静 丽 艳 娟 霞 秀 燕 玲 桂 丹 萍 红 婷 雪 琳 晶 颖 慧 莉 倩 洁 佳 梅 蕾 薇 媛 琴 云 月
+欣 怡 蓉 璐 瑶 妍 玮 婧 菁 莹 璇 茜 悦 楠 岚 雯 琪 瑾 璟 瑜 珊 珍 珠 琼 瑛 婉 娴 婵 娇 媚 嫣 娅
+姗 妮 姝 姣 婕 芸 芷 茵 荷 莲 菲 萱 蔓 蓓 蕊 薰 兰 竹 梦 诗 语 馨 香 露 霜 冰 清 洁 素 雅 韵 音
+乐 歌 舞 画 书 墨 彤 彩 虹 霓 晴 晨 曦 昕 春 夏 秋 冬 心 意 思 念 忆 宁 静 安 怡 悦 欢 喜 笑 甜
+蜜 柔 惠 淑 贤 德 美 好
+""".split()  # noqa: SIM905 - data, one word per item
 _GIVEN_FIRST = """
-小 晓 建 志 海 子 思 雨 嘉 文 国 春 俊 一 永 立 世 明 天 宇 家 佳 梓 欣 雅 紫 梦 诗 若 可 亦 子 沐
-浩 博 泽 俊 皓 宏 宸 鸿 振 德 光 启 金 玉 秀 丽 淑 慧 美 静 秋 冬 雪 婉 晨 曦 新 鹏 瑞 祥 福 兴 家 国 红
-""".split()
+小 晓 建 志 海 子 思 雨 嘉 文 国 春 俊 一 永 立 世 明 天 宇 家 佳 梓 欣 雅 紫 梦 诗 若 可 亦 子
+沐 浩 博 泽 俊 皓 宏 宸 鸿 振 德 光 启 金 玉 秀 丽 淑 慧 美 静 秋 冬 雪 婉 晨 曦 新 鹏 瑞 祥 福
+兴 家 国 红
+""".split()  # noqa: SIM905 - data, one word per item
 _GIVEN_FIRST_UNIQUE = list(dict.fromkeys(_GIVEN_FIRST))
-_ENGLISH_NAMES_M = "David Michael Kevin Jason Eric Tony Peter Jack Leo Frank Vincent Allen Steven Ryan Andy".split()
-_ENGLISH_NAMES_F = "Lily Amy Grace Cindy Emily Linda Helen Vivian Coco Jenny Annie Sophia Alice Cathy Wendy".split()
+_ENGLISH_NAMES_M = """
+David Michael Kevin Jason Eric Tony Peter Jack Leo Frank Vincent Allen Steven Ryan Andy
+""".split()  # noqa: SIM905 - data, one word per item
+_ENGLISH_NAMES_F = """
+Lily Amy Grace Cindy Emily Linda Helen Vivian Coco Jenny Annie Sophia Alice Cathy Wendy
+""".split()  # noqa: SIM905 - data, one word per item
 
 # Western given names with the variants people actually use (some are not in any nickname table).
 _WESTERN_GIVEN = [
@@ -111,21 +118,22 @@ _WESTERN_GIVEN = [
     ("Giulia", []), ("Sofia", []), ("Ingrid", []), ("Erik", []), ("Lars", []), ("Piotr", []),
 ]  # fmt: skip
 _WESTERN_FAMILY = """
-Smith Johnson Williams Brown Jones Miller Davis Garcia Wilson Anderson Taylor Thomas Moore Martin
-Jackson Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wright Scott Hill Green
-Adams Baker Nelson Carter Mitchell Roberts Turner Phillips Campbell Parker Evans Edwards Collins
-Stewart Morris Murphy Cook Rogers Morgan Cooper Peterson Müller Schmidt Schneider Fischer Weber
-Meyer Wagner Becker Dubois Bernard Rossi Russo Ferrari Novak Jensen Hansen Larsen Kowalski
-Hughes Price Bennett Wood Barnes Ross Henderson Coleman Jenkins Perry Powell Long Patterson Butler
-Simmons Foster Gonzales Bryant Alexander Russell Griffin Hayes Myers Ford Hamilton Graham Sullivan
-Wallace Woods Cole West Jordan Owens Reynolds Fisher Ellis Harrison Gibson McDonald Cruz Marshall
-Gomez Murray Freeman Wells Webb Simpson Stevens Tucker Porter Hunter Hicks Crawford Henry Boyd
-Mason Kennedy Warren Dixon Burns Gordon Shaw Holmes Rice Robertson Hunt Black Daniels Palmer Mills
-Nichols Grant Knight Ferguson Stone Hawkins Dunn Perkins Hudson Spencer Gardner Stephens Payne
-Hoffmann Schulz Koch Richter Klein Wolf Schröder Neumann Schwarz Zimmermann Braun Hofmann Lange
-Moreau Laurent Simon Michel Lefebvre Leroy Roux Fontaine Bianchi Romano Colombo Ricci Marino
-Greco Bruno Gallo Conti Nielsen Andersen Pedersen Johansson Lindberg Nowak Wiśniewski Dvořák
-""".split()
+Smith Johnson Williams Brown Jones Miller Davis Garcia Wilson Anderson Taylor Thomas Moore
+Martin Jackson Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wright Scott
+Hill Green Adams Baker Nelson Carter Mitchell Roberts Turner Phillips Campbell Parker Evans
+Edwards Collins Stewart Morris Murphy Cook Rogers Morgan Cooper Peterson Müller Schmidt
+Schneider Fischer Weber Meyer Wagner Becker Dubois Bernard Rossi Russo Ferrari Novak Jensen
+Hansen Larsen Kowalski Hughes Price Bennett Wood Barnes Ross Henderson Coleman Jenkins Perry
+Powell Long Patterson Butler Simmons Foster Gonzales Bryant Alexander Russell Griffin Hayes
+Myers Ford Hamilton Graham Sullivan Wallace Woods Cole West Jordan Owens Reynolds Fisher Ellis
+Harrison Gibson McDonald Cruz Marshall Gomez Murray Freeman Wells Webb Simpson Stevens Tucker
+Porter Hunter Hicks Crawford Henry Boyd Mason Kennedy Warren Dixon Burns Gordon Shaw Holmes Rice
+Robertson Hunt Black Daniels Palmer Mills Nichols Grant Knight Ferguson Stone Hawkins Dunn
+Perkins Hudson Spencer Gardner Stephens Payne Hoffmann Schulz Koch Richter Klein Wolf Schröder
+Neumann Schwarz Zimmermann Braun Hofmann Lange Moreau Laurent Simon Michel Lefebvre Leroy Roux
+Fontaine Bianchi Romano Colombo Ricci Marino Greco Bruno Gallo Conti Nielsen Andersen Pedersen
+Johansson Lindberg Nowak Wiśniewski Dvořák
+""".split()  # noqa: SIM905 - data, one word per item
 
 _CITIES = {
     # city: (pinyin, area code, postcode base, districts)
@@ -145,7 +153,13 @@ _CITIES = {
 _CITY_WEIGHTS = [18, 16, 16, 10, 8, 6, 6, 5, 5, 4, 3, 3]
 _STREET_CHARS = "科 苑 深 南 建 国 人 民 中 山 解 放 和 平 新 华 长 安 东 风 高 新 创 业 滨 海 金 融 学 府 光 明 文 化 花 园 桃 源"
 _STREET_SUFFIX = [("路", "Road", "Lu"), ("大道", "Avenue", "Dadao"), ("街", "Street", "Jie")]
-_DIRECTIONS = [("", "", ""), ("南", "South", "Nan"), ("北", "North", "Bei"), ("东", "East", "Dong"), ("西", "West", "Xi")]
+_DIRECTIONS = [
+    ("", "", ""),
+    ("南", "South", "Nan"),
+    ("北", "North", "Bei"),
+    ("东", "East", "Dong"),
+    ("西", "West", "Xi"),
+]
 
 _BRAND_CHARS = "腾 达 华 信 科 创 新 宏 盛 鑫 瑞 泰 恒 金 源 联 通 博 安 嘉 和 天 海 中 光 明 东 方 远 航 伟 业 隆 兴 丰 汇 德 众 星 辰 智 云 飞 宇 锐 驰 捷 易 讯 亿 优 美 佳 康 立 正 万 千 百"
 _INDUSTRIES = [
@@ -163,11 +177,33 @@ _INDUSTRIES = [
 ]  # fmt: skip
 _CN_LEGAL = [("有限公司", 70), ("股份有限公司", 15), ("有限责任公司", 10), ("集团有限公司", 5)]
 _EN_LEGAL = ["Co., Ltd.", "Co. Ltd", "Co., Limited", "Limited", "Ltd."]
-_WESTERN_BRAND_A = "Nor Tek Vista Pro Sol Gen Data Micro Syn Tera Zen Quant Lumi Opti Blue Green Apex Summit Nova Astra Cyber Info Meta Omni Vert".split()
-_WESTERN_BRAND_B = "wind tek ex ia on ix ra sys soft gate point line core link wave works".split()
-_WESTERN_KIND = ["Systems", "Solutions", "Labs", "Technologies", "Group", "Partners", "Industries", "Software"]
+_WESTERN_BRAND_A = """
+Nor Tek Vista Pro Sol Gen Data Micro Syn Tera Zen Quant Lumi Opti Blue Green Apex Summit Nova
+Astra Cyber Info Meta Omni Vert Acu Aero Agri Alpha Ambi Aqua Arc Atlas Aura Axi Bio Bright Cal
+Cardi Cedar Centri Clear Cobalt Cora Cresta Delta Dyna Eco Elec Ever Flex Fort Fusion Geo Helio
+Hydra Integ Kine
+""".split()  # noqa: SIM905 - data, one word per item
+_WESTERN_BRAND_B = """
+wind tek ex ia on ix ra sys soft gate point line core link wave works field stream bridge path
+forge scape ridge vale crest port mark tron dyne logic ware sphere
+""".split()  # noqa: SIM905 - data, one word per item
+_WESTERN_KIND = [
+    "Systems",
+    "Solutions",
+    "Labs",
+    "Technologies",
+    "Group",
+    "Partners",
+    "Industries",
+    "Software",
+]
 _WESTERN_LEGAL = ["Inc.", "Inc", "Corp.", "Corporation", "LLC", "Ltd", "GmbH", "AG", "S.A."]
-_WESTERN_COUNTRIES = [("US", "+1", "415"), ("US", "+1", "212"), ("GB", "+44", "20"), ("DE", "+49", "30")]
+_WESTERN_COUNTRIES = [
+    ("US", "+1", "415"),
+    ("US", "+1", "212"),
+    ("GB", "+44", "20"),
+    ("DE", "+49", "30"),
+]
 _TITLES = ["总经理", "销售经理", "采购经理", "技术总监", "财务经理", "工程师", "市场专员", "CEO", "CTO",
            "Sales Manager", "Purchasing Manager", "Engineer", "Director", "VP Sales", "Account Manager"]  # fmt: skip
 _ROLE_MAILBOXES = ["info", "sales", "contact", "service", "admin", "office"]
@@ -175,7 +211,7 @@ _ROLE_MAILBOXES = ["info", "sales", "contact", "service", "admin", "office"]
 SYSTEMS = ("salesforce", "hubspot", "odoo", "wecom", "shop")
 
 
-def _weighted(pairs: list[tuple[Any, float]]) -> tuple[list[Any], list[float]]:
+def _weighted(pairs: Sequence[tuple[Any, float]]) -> tuple[list[Any], list[float]]:
     return [p[0] for p in pairs], [float(p[1]) for p in pairs]
 
 
@@ -204,7 +240,9 @@ def _tables() -> _Tables:
     every = set(given_m) | set(given_f) | set(_GIVEN_FIRST)
     by_sound: dict[str, list[str]] = {}
     pinyin = {}
-    for char in sorted(every | set(surnames) | set(_BRAND_CHARS.split()) | set(_STREET_CHARS.split())):
+    for char in sorted(
+        every | set(surnames) | set(_BRAND_CHARS.split()) | set(_STREET_CHARS.split())
+    ):
         sound = "".join(lazy_pinyin(char))
         pinyin[char] = sound
         if char in every:
@@ -319,9 +357,15 @@ class Generator:
                 return number
 
     def credit_code(self, city: str) -> str:
-        region = {"深圳": "440300", "北京": "110108", "上海": "310115", "广州": "440106"}.get(city, "320500")
+        region = {"深圳": "440300", "北京": "110108", "上海": "310115", "广州": "440106"}.get(
+            city, "320500"
+        )
         while True:
-            body = "91" + region + "".join(self.rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+            body = (
+                "91"
+                + region
+                + "".join(self.rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+            )
             code = body + uscc.calc_check_digit(body)
             if code not in self.codes:
                 self.codes.add(code)
@@ -352,7 +396,9 @@ class Generator:
             brand_en = "".join(_py(self.t, brand_cn)).capitalize()
             city_en = _CITIES[city][0]
             name_en = f"{city_en + ' ' if region else ''}{brand_en} {industry_en[0]} {r.choice(_EN_LEGAL)}"
-            stem = brand_en.lower() + r.choice(["", "-" + industry_en[0].split()[0].lower()[:4], "tech", "group"])
+            stem = brand_en.lower() + r.choice(
+                ["", "-" + industry_en[0].split()[0].lower()[:4], "tech", "group"]
+            )
             domain = self.unique_domain(stem, r.choice(["com", "cn", "com.cn"]))
             return CompanyEntity(
                 true_id, True, name_cn, brand_cn, name_en, brand_en, domain, self.credit_code(city),
@@ -365,7 +411,9 @@ class Generator:
         kind = r.choice(_WESTERN_KIND)
         legal = r.choice(_WESTERN_LEGAL)
         name_en = f"{brand} {kind} {legal}" if r.random() < 0.6 else f"{brand} {legal}"
-        domain = self.unique_domain(brand.lower(), "com" if country == "US" else r.choice(["com", "co.uk", "de"]))
+        domain = self.unique_domain(
+            brand.lower(), "com" if country == "US" else r.choice(["com", "co.uk", "de"])
+        )
         switchboard = f"{code} {area} {r.randint(200, 999)} {r.randint(1000, 9999)}"
         return CompanyEntity(
             true_id, False, "", "", name_en, brand, domain, None, switchboard, None,
@@ -385,13 +433,23 @@ class Generator:
         female = r.random() < 0.45
         if chinese:
             family = r.choices(t.surnames, weights=t.surname_weights)[0]
-            pool, weights = (t.given_f, t.given_weights_f) if female else (t.given_m, t.given_weights_m)
+            pool, weights = (
+                (t.given_f, t.given_weights_f) if female else (t.given_m, t.given_weights_m)
+            )
             given = r.choices(pool, weights=weights)[0]
             if r.random() < 0.75:
-                given = r.choice(_GIVEN_FIRST_UNIQUE) + given if r.random() < 0.5 else given + r.choices(pool, weights=weights)[0]
+                given = (
+                    r.choice(_GIVEN_FIRST_UNIQUE) + given
+                    if r.random() < 0.5
+                    else given + r.choices(pool, weights=weights)[0]
+                )
             family_py = "".join(_py(t, family))
             given_py = _py(t, given)
-            english = r.choice(_ENGLISH_NAMES_F if female else _ENGLISH_NAMES_M) if r.random() < 0.2 else None
+            english = (
+                r.choice(_ENGLISH_NAMES_F if female else _ENGLISH_NAMES_M)
+                if r.random() < 0.2
+                else None
+            )
             nickname = None
             western_family = None
         else:
@@ -403,8 +461,18 @@ class Generator:
             western_family = r.choice(_WESTERN_FAMILY)
         year = r.randint(1960, 2002)
         birth = (year, r.randint(1, 12), r.randint(1, 28))
-        home = household.home if household else self.address(company.address.city if company and company.address and r.random() < 0.8 else None)
-        home_phone = household.home_phone if household else (self.landline(home.city) if r.random() < 0.3 else None)
+        home = (
+            household.home
+            if household
+            else self.address(
+                company.address.city if company and company.address and r.random() < 0.8 else None
+            )
+        )
+        home_phone = (
+            household.home_phone
+            if household
+            else (self.landline(home.city) if r.random() < 0.3 else None)
+        )
         person = PersonEntity(
             true_id, chinese, family, given, family_py, given_py, english, nickname, western_family,
             birth, self.mobile(), None, None, None, home_phone, home, company, r.choice(_TITLES),
@@ -434,7 +502,12 @@ class Generator:
         pattern = company.email_pattern
         if p.chinese and p.english and self.rng.random() < 0.5:
             given = p.english.lower()
-        local = [f"{given}.{family}", f"{family}{given}", f"{given[:1]}{family}", f"{family}.{given}"][pattern]
+        local = [
+            f"{given}.{family}",
+            f"{family}{given}",
+            f"{given[:1]}{family}",
+            f"{family}.{given}",
+        ][pattern]
         base, k = local, 1
         while local in company.locals_used:
             k += 1
@@ -473,7 +546,11 @@ class Generator:
         given_py = "".join(p.given_py)
         if r.random() < 0.15 and len(p.given_py) > 1:
             given_py = "-".join(p.given_py) if r.random() < 0.5 else " ".join(p.given_py)
-        given_py = given_py.capitalize() if ("-" not in given_py and " " not in given_py) else given_py.title()
+        given_py = (
+            given_py.capitalize()
+            if ("-" not in given_py and " " not in given_py)
+            else given_py.title()
+        )
         family_py = p.family_py.capitalize()
         if style == "hanzi":
             return (p.family_cn + " " + given_cn) if r.random() < 0.05 else p.family_cn + given_cn
@@ -513,7 +590,11 @@ class Generator:
         r = self.rng
         if r.random() < 0.02:  # two adjacent digits swapped
             digits = [c for c in number]
-            positions = [i for i in range(3, len(digits) - 1) if digits[i].isdigit() and digits[i + 1].isdigit() and digits[i] != digits[i + 1]]
+            positions = [
+                i
+                for i in range(3, len(digits) - 1)
+                if digits[i].isdigit() and digits[i + 1].isdigit() and digits[i] != digits[i + 1]
+            ]
             if positions:
                 at = r.choice(positions)
                 digits[at], digits[at + 1] = digits[at + 1], digits[at]
@@ -526,7 +607,12 @@ class Generator:
                     f"86{number}", f"+86-{number}"][form]  # fmt: skip
         area, _, local = number.partition("-")
         form = r.randrange(4)
-        text = [number, f"({area}) {local[:4]}-{local[4:]}", f"+86 {area[1:]} {local}", f"{area}{local}"][form]
+        text = [
+            number,
+            f"({area}) {local[:4]}-{local[4:]}",
+            f"+86 {area[1:]} {local}",
+            f"{area}{local}",
+        ][form]
         if r.random() < 0.15:
             text += r.choice([" ext 8", " 转 123", "-801"])
         return text
@@ -560,9 +646,18 @@ class Generator:
             return c.brand_cn  # the brand alone, as people type it
         if roll < 0.25:
             legal = r.choices(*_weighted(_CN_LEGAL))[0]
-            return c.name_cn.replace(next(f for f, _ in sorted(_CN_LEGAL, key=lambda x: -len(x[0])) if c.name_cn.endswith(f)), legal)
+            return c.name_cn.replace(
+                next(
+                    f
+                    for f, _ in sorted(_CN_LEGAL, key=lambda x: -len(x[0]))
+                    if c.name_cn.endswith(f)
+                ),
+                legal,
+            )
         if roll < 0.3 and c.address:
-            return c.name_cn.replace(c.address.city + "市", "").replace(c.brand_cn, f"{c.brand_cn}（{c.address.city}）", 1)
+            return c.name_cn.replace(c.address.city + "市", "").replace(
+                c.brand_cn, f"{c.brand_cn}（{c.address.city}）", 1
+            )
         if roll < 0.35:
             city = r.choice(list(_CITIES))
             return f"{c.name_cn}{city}分公司"
@@ -594,13 +689,19 @@ class Generator:
         while True:
             if system == "salesforce":
                 prefix = "003" if entity == "Person" else "001"
-                ext = prefix + "5g" + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(13))
+                ext = (
+                    prefix
+                    + "5g"
+                    + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(13))
+                )
             elif system == "hubspot":
                 ext = str(r.randint(10**9, 10**11))
             elif system == "odoo":
                 ext = str(r.randint(1, 10**8))
             elif system == "wecom":
-                ext = "wm" + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(20))
+                ext = "wm" + "".join(
+                    r.choice(string.ascii_letters + string.digits) for _ in range(20)
+                )
             else:
                 ext = f"M{r.randint(10**7, 10**9)}"
             key = f"{system}/{entity}/{ext}"
@@ -619,22 +720,32 @@ class Generator:
         if system == "salesforce":
             raw["email"] = work or p.private_email
             if company and r.random() < 0.7:
-                raw["phone"] = self.phone_text(p.direct_line or company.switchboard, company.chinese)
+                raw["phone"] = self.phone_text(
+                    p.direct_line or company.switchboard, company.chinese
+                )
             if r.random() < 0.5:
                 raw["mobile"] = self.phone_text(p.mobile, chinese_phone)
             raw["title"] = p.title if r.random() < 0.7 else None
             raw["company_name"] = self.company_name_for(company, system) if company else None
-            raw["city"] = (p.home.city if r.random() < 0.5 else _CITIES[p.home.city][0]) if r.random() < 0.6 else None
+            raw["city"] = (
+                (p.home.city if r.random() < 0.5 else _CITIES[p.home.city][0])
+                if r.random() < 0.6
+                else None
+            )
         elif system == "hubspot":
             raw["email"] = (work if work and r.random() < 0.6 else p.private_email) or work
             if r.random() < 0.4:
                 raw["mobile"] = self.phone_text(p.mobile, chinese_phone)
-            raw["company_name"] = self.company_name_for(company, system) if company and r.random() < 0.8 else None
+            raw["company_name"] = (
+                self.company_name_for(company, system) if company and r.random() < 0.8 else None
+            )
             raw["city"] = _CITIES[p.home.city][0] if r.random() < 0.3 else None
         elif system == "odoo":
             raw["mobile"] = self.phone_text(p.mobile, chinese_phone) if r.random() < 0.8 else None
             if r.random() < 0.4:
-                raw["phone"] = self.phone_text(p.home_phone or (company.switchboard if company else p.mobile), chinese_phone)
+                raw["phone"] = self.phone_text(
+                    p.home_phone or (company.switchboard if company else p.mobile), chinese_phone
+                )
             raw["email"] = (work or p.private_email) if r.random() < 0.5 else None
             if raw["mobile"] is None and raw["email"] is None and raw.get("phone") is None:
                 raw["mobile"] = self.phone_text(p.mobile, chinese_phone)
@@ -642,7 +753,9 @@ class Generator:
             raw.update(self.address_fields(p.home, system))
         elif system == "wecom":
             raw["mobile"] = self.phone_text(p.mobile, chinese_phone) if r.random() < 0.95 else None
-            raw["company_name"] = self.company_name_for(company, system) if company and r.random() < 0.85 else None
+            raw["company_name"] = (
+                self.company_name_for(company, system) if company and r.random() < 0.85 else None
+            )
             raw["title"] = p.title if r.random() < 0.5 else None
             raw["email"] = work if work and r.random() < 0.2 else None
             if raw["mobile"] is None and raw["email"] is None:
@@ -673,13 +786,21 @@ class Generator:
         r = self.rng
         raw: dict[str, Any] = {"name": self.company_name_for(c, system)}
         if system == "odoo":
-            raw["credit_code"] = _spaced(r, c.credit_code) if c.credit_code and r.random() < 0.85 else None
+            raw["credit_code"] = (
+                _spaced(r, c.credit_code) if c.credit_code and r.random() < 0.85 else None
+            )
             raw["phone"] = self.phone_text(c.switchboard, c.chinese) if r.random() < 0.7 else None
             if c.address:
                 raw.update(self.address_fields(c.address, system))
             raw["email"] = f"{r.choice(_ROLE_MAILBOXES)}@{c.domain}" if r.random() < 0.3 else None
         else:
-            raw["website"] = r.choice([f"www.{c.domain}", f"https://www.{c.domain}/", c.domain, f"http://{c.domain}"]) if r.random() < 0.7 else None
+            raw["website"] = (
+                r.choice(
+                    [f"www.{c.domain}", f"https://www.{c.domain}/", c.domain, f"http://{c.domain}"]
+                )
+                if r.random() < 0.7
+                else None
+            )
             raw["phone"] = self.phone_text(c.switchboard, c.chinese) if r.random() < 0.6 else None
             raw["credit_code"] = c.credit_code if c.credit_code and r.random() < 0.25 else None
             if c.address and r.random() < 0.5:
@@ -704,7 +825,9 @@ class Generator:
 def _ascii(text: str) -> str:
     import unicodedata
 
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and (c.isalnum())).lower()
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", text) if c.isascii() and (c.isalnum())
+    ).lower()
 
 
 def _typo(r: random.Random, word: str) -> str:
@@ -720,10 +843,12 @@ def _typo(r: random.Random, word: str) -> str:
 
 
 def _spaced(r: random.Random, code: str) -> str:
-    return code if r.random() < 0.7 else f"{code[:8]} {code[8:]}" if r.random() < 0.5 else code.lower()
+    return (
+        code if r.random() < 0.7 else f"{code[:8]} {code[8:]}" if r.random() < 0.5 else code.lower()
+    )
 
 
-_MODELS = {"Person": Person, "Company": Company}
+_MODELS: dict[str, type[CanonicalEntity]] = {"Person": Person, "Company": Company}
 
 
 def canonical(entity: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -781,8 +906,10 @@ def generate(records: int, seed: int = 0, shuffle_buffer: int = 20_000) -> Itera
     person_index = 0
     previous: PersonEntity | None = None
     while produced < records:
-        if company_records < company_quota and next_company < len(gen.companies) and (
-            produced * 0.08 >= company_records
+        if (
+            company_records < company_quota
+            and next_company < len(gen.companies)
+            and (produced * 0.08 >= company_records)
         ):
             entity, systems = "Company", gen.systems_for("Company")
             target: Any = gen.companies[next_company]
@@ -796,7 +923,11 @@ def generate(records: int, seed: int = 0, shuffle_buffer: int = 20_000) -> Itera
         for system in systems:
             if produced >= records:
                 break
-            raw = gen.person_record(target, system) if entity == "Person" else gen.company_record(target, system)
+            raw = (
+                gen.person_record(target, system)
+                if entity == "Person"
+                else gen.company_record(target, system)
+            )
             values = canonical(entity, raw)
             row = {"entity": entity, "system": system, "external_id": gen.external_id(system, entity),
                    "true_id": target.true_id, **values}  # fmt: skip

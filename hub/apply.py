@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.audit import AuditEvent
@@ -78,12 +78,7 @@ class Applier:
         keys_of: dict[str, list[MatchKey]] = {
             c.ref.external_id: keys_for(entity, c.values) for c in todo if not c.deleted
         }
-        wanted = {
-            k.key
-            for c in todo
-            if c.ref.external_id not in existing
-            for k in keys_of.get(c.ref.external_id, [])
-        }
+        wanted = {k.key for ext, keys in keys_of.items() if ext not in existing for k in keys}
         db_clusters = tx.clusters_for_keys(entity, wanted) if wanted else {}
         # Records the hub itself created in this system are in the xref before their first read.
         unseen = [c.ref.external_id for c in todo if c.ref.external_id not in existing]
@@ -98,21 +93,20 @@ class Applier:
             tx.written_values(system, obj, cluster_ids) if echo_fields is not None else {}
         )
 
-        new_sources: list[StoredSource] = []
-        changed_sources: list[StoredSource] = []
-        new_goldens: dict[str, GoldenRecord] = {}
-        changed_goldens: dict[str, GoldenRecord] = {}
-        links: list[tuple[RecordRef, str, dict[str, Any]]] = []
-        key_entries: list[tuple[StoredSource, list[MatchKey]]] = []
-        events: list[AuditEvent] = []
+        collected = _Collected(sources, goldens)
+        new_sources, changed_sources = collected.new_sources, collected.changed_sources
+        new_goldens, changed_goldens = collected.new_goldens, collected.changed_goldens
+        links, key_entries, events = collected.links, collected.key_entries, collected.events
 
         def cluster_values(cid: str) -> dict[str, Any]:
             golden = goldens.get(cid)
             return golden.values() if golden else {}
 
+        # One time for the batch's audit events: they are recorded in one transaction.
+        now = datetime.now(UTC)
         for c in todo:
             held = existing.get(c.ref.external_id)
-            values = dict(c.values)
+            values = dict(c.values) if c.refs else c.values
             refs = {}
             for target, ref in c.refs.items():
                 refs[target] = str(ref)
@@ -138,10 +132,26 @@ class Applier:
                 link_reason = {"rule": "written", "detail": "created in this system by the hub"}
             else:
                 keys = keys_of.get(c.ref.external_id, [])
-                merged = {
-                    k.key: db_clusters.get(k.key, set()) | overlay.get(k.key, set()) for k in keys
-                }
+                merged = {}
+                for k in keys:
+                    name = k.key
+                    found_db, found_here = db_clusters.get(name), overlay.get(name)
+                    if found_db and found_here:
+                        merged[name] = found_db | found_here
+                    else:
+                        merged[name] = set(found_db or found_here or ())
                 decision = decide(entity, values, keys, merged, cluster_values)
+                if (
+                    decision.canonical_id is None
+                    and not c.deleted
+                    and decision.reason.get("rule") == "new"
+                ):
+                    # A new golden record of this one source: most records of a first import. The
+                    # general path below would reach the same result through its comparisons.
+                    self._create(
+                        c, values, refs, keys, decision.reason, now, result, collected, overlay
+                    )
+                    continue
                 if decision.canonical_id is None:
                     cid = new_canonical_id(ENTITY_MODELS[entity].id_prefix)
                     golden = GoldenRecord(cid, entity)
@@ -175,11 +185,12 @@ class Applier:
                 raw=c.raw,
                 location=c.location,
             )
-            cluster = [s for s in sources.get(cid, []) if s.ref != c.ref]
+            held_sources = sources.get(cid)
+            cluster = [s for s in held_sources if s.ref != c.ref] if held_sources else []
             cluster.append(source)
             sources[cid] = cluster
             golden = goldens[cid]
-            before = dict(golden.fields)
+            before = dict(golden.fields) if golden.fields else {}
             golden.fields = self.survivorship.decide(entity, cluster, golden.pinned)
             golden.deleted = all(s.deleted for s in cluster)
             changes = diff(before, golden.fields)
@@ -242,7 +253,14 @@ class Applier:
                 ]
             events.append(
                 AuditEvent(
-                    kind, detail, cid, c.ref.system, c.ref.object, c.ref.external_id, self.run_id
+                    kind,
+                    detail,
+                    cid,
+                    c.ref.system,
+                    c.ref.object,
+                    c.ref.external_id,
+                    self.run_id,
+                    now,
                 )
             )
 
@@ -260,11 +278,85 @@ class Applier:
         result.counts["applied"] += len(todo)
         return result
 
+    def _create(
+        self,
+        c: Candidate,
+        values: dict[str, Any],
+        refs: dict[str, str],
+        keys: list[MatchKey],
+        reason: dict[str, Any],
+        now: datetime,
+        result: ApplyResult,
+        collected: _Collected,
+        overlay: dict[str, set[str]],
+    ) -> None:
+        """A golden record made of ``c`` alone: its values, each from ``c``, and one event."""
+        entity = c.entity_type
+        cid = new_canonical_id(ENTITY_MODELS[entity].id_prefix)
+        source = StoredSource(
+            c.ref,
+            entity,
+            cid,
+            values,
+            _field_times(c, values, None),
+            c.modified_at,
+            c.fingerprint,
+            False,
+            None,
+            refs,
+            c.raw,
+            c.location,
+        )
+        golden = GoldenRecord(cid, entity, self.survivorship.decide(entity, (source,), {}), {}, 1)
+        collected.goldens[cid] = collected.new_goldens[cid] = golden
+        collected.sources[cid] = [source]
+        collected.new_sources.append(source)
+        collected.links.append((c.ref, cid, reason))
+        collected.key_entries.append((source, keys))
+        for k in keys:
+            overlay.setdefault(k.key, set()).add(cid)
+        for issue in c.issues:
+            result.warnings.append(
+                Rejection(c.ref.system, c.ref.object, c.location, issue, c.ref.external_id)
+            )
+        result.touched.add(cid)
+        result.counts["created"] += 1
+        detail = {"changes": diff({}, golden.fields), "location": c.location, "link": reason}
+        collected.events.append(
+            AuditEvent(
+                "golden.created",
+                detail,
+                cid,
+                c.ref.system,
+                c.ref.object,
+                c.ref.external_id,
+                self.run_id,
+                now,
+            )
+        )
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What one batch writes, gathered as its candidates are applied."""
+
+    sources: dict[str, list[StoredSource]]  # canonical id → its sources, as they now stand
+    goldens: dict[str, GoldenRecord]
+    new_sources: list[StoredSource] = field(default_factory=list)
+    changed_sources: list[StoredSource] = field(default_factory=list)
+    new_goldens: dict[str, GoldenRecord] = field(default_factory=dict)
+    changed_goldens: dict[str, GoldenRecord] = field(default_factory=dict)
+    links: list[tuple[RecordRef, str, dict[str, Any]]] = field(default_factory=list)
+    key_entries: list[tuple[StoredSource, list[MatchKey]]] = field(default_factory=list)
+    events: list[AuditEvent] = field(default_factory=list)
+
 
 def _field_times(
     c: Candidate, values: dict[str, Any], held: StoredSource | None
 ) -> dict[str, datetime]:
     """When each value last changed at its source: kept from the held version when the value is the same."""
+    if held is None and not c.field_times:
+        return dict.fromkeys(values, c.modified_at)
     times: dict[str, datetime] = {}
     for name, value in values.items():
         if held is not None and held.values.get(name) == value:

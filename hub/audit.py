@@ -53,19 +53,48 @@ def chain_hash(
     run_id: str | None,
     detail_text: str,
 ) -> str:
-    parts = [
+    return chain_digest(
         prev_hash,
-        str(seq),
+        seq,
         moment(at),
         event,
-        canonical_id or "",
-        system or "",
-        object_ or "",
-        external_id or "",
-        run_id or "",
+        canonical_id,
+        system,
+        object_,
+        external_id,
+        run_id,
         detail_text,
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    )
+
+
+def chain_digest(
+    prev_hash: str,
+    seq: int,
+    moment_text: str,
+    event: str,
+    canonical_id: str | None,
+    system: str | None,
+    object_: str | None,
+    external_id: str | None,
+    run_id: str | None,
+    detail_text: str,
+) -> str:
+    """``chain_hash`` with the time already rendered by ``moment``: the events of one batch share it."""
+    text = "\x1f".join(
+        (
+            prev_hash,
+            str(seq),
+            moment_text,
+            event,
+            canonical_id or "",
+            system or "",
+            object_ or "",
+            external_id or "",
+            run_id or "",
+            detail_text,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(slots=True)

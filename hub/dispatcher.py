@@ -30,7 +30,7 @@ log = get_logger(__name__)
 class DispatchTransaction(Protocol):
     def claim_writes(self, system: str, limit: int, worker: str, lease: timedelta) -> list[Any]: ...
 
-    def settle_done(self, item: Any, external_id: str | None, created: bool) -> None: ...
+    def settle_done(self, item: Any, external_id: str | None, created: bool) -> bool: ...
 
     def settle_retry(self, item: Any, error: str, at: datetime) -> None: ...
 
@@ -158,8 +158,11 @@ class Dispatcher:
         before = Counter(summary.counts)
         with self.store.transaction() as tx:
             for item, result in zip(group, results, strict=True):
-                if result.ok:
-                    tx.settle_done(item, result.external_id, result.created)
+                if result.ok and not tx.settle_done(item, result.external_id, result.created):
+                    summary.counts["superseded"] += (
+                        1  # the lease ran out; the dispatcher that took over settles it
+                    )
+                elif result.ok:
                     summary.counts["written"] += 1
                     summary.counts["created" if result.created else "updated"] += 1
                     events.append(

@@ -7,23 +7,41 @@ absorbs. A connector that fails stops only its own system's part of the run.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
+import math
+import pickle
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
+
+import orjson
 
 from hub.apply import Applier
 from hub.errors import HuitongError
 from hub.golden import Survivorship
 from hub.ids import new_run_id
-from hub.model import Candidate
+from hub.model import Candidate, EntityType
 from hub.observability import Metrics
 from hub.outbox import WritePlanner
-from hub.ports import Connector, NullReporter, Rejection, Reporter, SourceRecord, StoreTransaction
+from hub.ports import (
+    Connector,
+    NullReporter,
+    RecordRef,
+    Rejection,
+    Reporter,
+    SourceRecord,
+    StoreTransaction,
+)
 from hub.settings import Settings
 
 
@@ -57,12 +75,86 @@ class RunSummary:
     seconds: float = 0.0
 
 
+@dataclass(slots=True)
+class MappedChunk:
+    """One batch as read and mapped: what the apply transaction and the run's counters need."""
+
+    read: int  # items the connector yielded: records and its own rejections (progress)
+    records: int
+    cursor: str | None  # of the last record that carried one
+    newest: datetime | None  # the newest modified_at, for the sync-lag metric
+    candidates: list[Candidate]
+    rejections: list[Rejection]  # the connector's, then the mapping's
+    external_ids: list[str] = field(default_factory=list)  # every id read, when asked for
+
+
 def batched(
     items: Iterable[SourceRecord | Rejection], size: int
 ) -> Iterator[list[SourceRecord | Rejection]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_threshold: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextlib.contextmanager
+def bulk_gc(threshold: int = 50_000) -> Iterator[None]:
+    """Fewer, smaller passes of the cyclic garbage collector while a sync runs.
+
+    A sync allocates millions of short-lived objects that reference counting frees (values, rows,
+    audit events); with the default threshold (700 allocations) the collector's passes, and the full
+    ones over everything alive, cost about as much as the work itself. Objects that existed before
+    the sync are left out of its passes (``gc.freeze``) and a pass comes every ``threshold``
+    allocations. The settings are process-wide: the first of overlapping syncs (scheduler threads)
+    changes them, the last one restores them."""
+    global _gc_users, _gc_threshold
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_threshold = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(_gc_threshold[0], threshold), *_gc_threshold[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_threshold)
+                gc.unfreeze()
+
+
+def summarise(
+    chunk: Sequence[SourceRecord | Rejection],
+    mapped: Sequence[Candidate | Rejection],
+    want_ids: bool,
+) -> MappedChunk:
+    """``mapped`` holds one result per record of ``chunk``, in order."""
+    records = [item for item in chunk if isinstance(item, SourceRecord)]
+    rejections = [item for item in chunk if isinstance(item, Rejection)]
+    candidates: list[Candidate] = []
+    for item in mapped:
+        if isinstance(item, Rejection):
+            rejections.append(item)
+        else:
+            candidates.append(item)
+    ids: list[str] = []
+    if want_ids:
+        ids = [r.external_id for r in records]
+        ids += [r.external_id for r in chunk if isinstance(r, Rejection) and r.external_id]
+    return MappedChunk(
+        read=len(chunk),
+        records=len(records),
+        cursor=next((r.cursor for r in reversed(records) if r.cursor is not None), None),
+        newest=max((r.modified_at for r in records if r.modified_at), default=None),
+        candidates=candidates,
+        rejections=rejections,
+        external_ids=ids,
+    )
 
 
 class SyncEngine:
@@ -98,6 +190,10 @@ class SyncEngine:
     def sync(
         self, systems: Sequence[str] | None = None, full: bool = False, trigger: str = "cli"
     ) -> RunSummary:
+        with bulk_gc():
+            return self._sync(systems, full, trigger)
+
+    def _sync(self, systems: Sequence[str] | None, full: bool, trigger: str) -> RunSummary:
         chosen = list(systems or self.settings.systems)
         run_id = new_run_id()
         started = time.monotonic()
@@ -140,75 +236,84 @@ class SyncEngine:
             since = None if full else tx.cursor(system, obj)
         task = f"{system}/{obj}"
         self.reporter.started(task)
-        chunks = batched(connector.read(obj, since), self.settings.hub.batch_size)
-        for chunk, records, mapped in self._mapped(key, chunks):
-            rejections = [item for item in chunk if isinstance(item, Rejection)]
+        for mapped in self._mapped(connector, key, since, seen is not None):
             if seen is not None:
-                seen.update(r.external_id for r in records)
-                seen.update(r.external_id for r in rejections if r.external_id)
-            candidates: list[Candidate] = []
-            for item in mapped:
-                if isinstance(item, Rejection):
-                    rejections.append(item)
-                else:
-                    candidates.append(item)
-            cursor = next((r.cursor for r in reversed(records) if r.cursor is not None), None)
+                seen.update(mapped.external_ids)
+            rejections = mapped.rejections
             with self.store.transaction() as tx:
-                result = applier.apply(tx, candidates)
+                result = applier.apply(tx, mapped.candidates)
                 tx.add_errors(applier.run_id or "", "rejected", rejections)
                 tx.add_errors(applier.run_id or "", "warning", result.warnings)
                 counts = Counter(result.counts)
-                counts["read"] += len(records)
+                counts["read"] += mapped.records
                 counts["rejected"] += len(rejections)
                 counts["warnings"] += len(result.warnings)
                 tx.bump_run(applier.run_id or "", dict(counts))
-                if cursor is not None:
-                    tx.set_cursor(system, obj, cursor, applier.run_id)
+                if mapped.cursor is not None:
+                    tx.set_cursor(system, obj, mapped.cursor, applier.run_id)
             summary.counts.update(counts)
-            if self.metrics is not None and records:
-                self.metrics.records_read.labels(system, obj).inc(len(records))
-                newest = max((r.modified_at for r in records if r.modified_at), default=None)
-                if newest is not None:
+            if self.metrics is not None and mapped.records:
+                self.metrics.records_read.labels(system, obj).inc(mapped.records)
+                if mapped.newest is not None:
                     self.metrics.sync_lag.labels(system).set(
-                        max(0.0, time.time() - newest.timestamp())
+                        max(0.0, time.time() - mapped.newest.timestamp())
                     )
             if rejections:
                 connector.report_rejections(obj, rejections)
                 summary.rejection_samples.extend(
                     str(r) for r in rejections[: 20 - len(summary.rejection_samples)]
                 )
-            self.reporter.advanced(task, len(chunk))
+            self.reporter.advanced(task, mapped.read)
         self.reporter.finished(task)
 
     def _mapped(
-        self, key: tuple[str, str], chunks: Iterator[list[SourceRecord | Rejection]]
-    ) -> Iterator[
-        tuple[list[SourceRecord | Rejection], list[SourceRecord], list[Candidate | Rejection]]
-    ]:
-        """Map each chunk; with a map pool, the next chunk is mapped while this one is applied."""
+        self, connector: Connector, key: tuple[str, str], since: str | None, want_ids: bool
+    ) -> Iterator[MappedChunk]:
+        """Read and map in batches.
+
+        Without a pool, here. With one, a connector that can read anywhere (``reads_in_worker``)
+        reads and maps in a worker process, so only mapped candidates cross to this process, which
+        matches and writes meanwhile; any other connector reads here while the pool maps the
+        chunks before, two ahead."""
+        size = self.settings.hub.batch_size
+        if self.map_pool is not None and reads_in_worker(connector):
+            yield from _read_in_worker(self.map_pool, connector, key, since, size, want_ids)
+            return
+        chunks = batched(connector.read(key[1], since), size)
         if self.map_pool is None:
             mapper = self.mappers[key]
             for chunk in chunks:
                 records = [item for item in chunk if isinstance(item, SourceRecord)]
-                yield chunk, records, [mapper.to_candidate(r) for r in records]
+                yield summarise(chunk, [mapper.to_candidate(r) for r in records], want_ids)
             return
-        pending: deque[tuple[list[SourceRecord | Rejection], list[SourceRecord], Future[Any]]] = (
-            deque()
-        )
+        pending: deque[tuple[list[SourceRecord | Rejection], Future[Any]]] = deque()
         for chunk in chunks:
             records = [item for item in chunk if isinstance(item, SourceRecord)]
-            pending.append((chunk, records, self.map_pool.submit(map_records, key, records)))
+            pending.append((chunk, self.map_pool.submit(map_records, key, records)))
             if len(pending) > 2:
-                done_chunk, done_records, future = pending.popleft()
-                yield done_chunk, done_records, future.result()
+                done_chunk, future = pending.popleft()
+                yield summarise(done_chunk, future.result(), want_ids)
         while pending:
-            done_chunk, done_records, future = pending.popleft()
-            yield done_chunk, done_records, future.result()
+            done_chunk, future = pending.popleft()
+            yield summarise(done_chunk, future.result(), want_ids)
 
 
 # --- mapping in worker processes --------------------------------------------------------------
 
 _worker_mappers: dict[tuple[str, str], RecordMapper] = {}
+
+# Connector kinds known to read local files only and to hold nothing but their settings, for
+# connectors that do not say (``reads_in_worker``) themselves.
+_READS_ANYWHERE = frozenset({"csv"})
+
+
+def reads_in_worker(connector: Connector) -> bool:
+    """Whether ``connector``'s read may run in a worker process, on a pickled copy: it holds no
+    live client, lock or pacing state that must stay shared with this process."""
+    declared = getattr(connector, "reads_in_worker", None)
+    if declared is not None:
+        return bool(declared)
+    return getattr(connector, "kind", None) in _READS_ANYWHERE
 
 
 def init_map_worker(mappers: Mapping[tuple[str, str], RecordMapper]) -> None:
@@ -218,3 +323,183 @@ def init_map_worker(mappers: Mapping[tuple[str, str], RecordMapper]) -> None:
 def map_records(key: tuple[str, str], records: list[SourceRecord]) -> list[Candidate | Rejection]:
     mapper = _worker_mappers[key]
     return [mapper.to_candidate(r) for r in records]
+
+
+# Chunks cross the process boundary as bytes: the candidates as JSON arrays (orjson, times as
+# ISO 8601), which this process turns back into objects faster than it unpickles dataclasses (the
+# receiving side is the one that also matches and writes); the rest of the chunk is pickled.
+_STARTED = b"started"
+_END = b"end"
+_ERROR = b"err"
+
+
+def read_and_map(
+    conn: Connection,
+    connector: Connector,
+    key: tuple[str, str],
+    since: str | None,
+    size: int,
+    want_ids: bool,
+) -> None:
+    """Runs in a pool worker: read ``key``'s object, map each batch and send it down ``conn``.
+
+    The pipe holds about one batch: the worker maps the next batch while this one is applied, and
+    waits when it is ahead, so memory stays bounded whatever the size of the source."""
+    try:
+        conn.send_bytes(_STARTED)
+        mapper = _worker_mappers[key]
+        with bulk_gc():
+            for chunk in batched(connector.read(key[1], since), size):
+                records = [item for item in chunk if isinstance(item, SourceRecord)]
+                mapped = summarise(chunk, [mapper.to_candidate(r) for r in records], want_ids)
+                conn.send_bytes(pack(mapped))
+        conn.send_bytes(_END)
+    except BaseException as exc:  # re-raised in the reading process
+        try:
+            conn.send_bytes(_ERROR + pickle.dumps(exc))
+        except Exception:  # an exception that does not pickle
+            conn.send_bytes(_ERROR + pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
+def _read_in_worker(
+    pool: Executor,
+    connector: Connector,
+    key: tuple[str, str],
+    since: str | None,
+    size: int,
+    want_ids: bool,
+) -> Iterator[MappedChunk]:
+    receiver, sender = Pipe(duplex=False)
+    # The pool pickles the sending end with multiprocessing's reducers when it hands the task over,
+    # which may be after ``submit`` returns: this copy stays open until the worker has spoken.
+    future = pool.submit(read_and_map, sender, connector, key, since, size, want_ids)
+    try:
+        while True:
+            while not receiver.poll(0.2):
+                if future.done() and not receiver.poll(0):
+                    future.result()  # the worker died: its error, or BrokenProcessPool
+                    raise RuntimeError("the reading worker stopped without finishing its read")
+            data = receiver.recv_bytes()
+            if data == _STARTED:
+                sender.close()
+                continue
+            if data == _END:
+                break
+            if data.startswith(_ERROR):
+                raise pickle.loads(data[len(_ERROR) :])  # noqa: S301 - our worker's bytes
+            yield unpack(data)
+        future.result()
+    finally:
+        sender.close()
+        receiver.close()
+        future.cancel()
+
+
+_ENTITIES = {e.value: e for e in EntityType}
+
+
+def pack(chunk: MappedChunk) -> bytes:
+    head = (
+        chunk.read,
+        chunk.records,
+        chunk.cursor,
+        chunk.newest,
+        chunk.rejections,
+        chunk.external_ids,
+    )
+    candidates = chunk.candidates
+    body: bytes | list[Candidate] = candidates
+    if all(_plain(c.values) and _plain(c.raw) for c in candidates):
+        try:
+            body = orjson.dumps(
+                [_wire(c) for c in candidates], option=orjson.OPT_PASSTHROUGH_SUBCLASS
+            )
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits
+            body = candidates
+    # else a value JSON would not bring back as it was: the candidates go pickled
+    return pickle.dumps((head, body), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain(values: Mapping[str, Any]) -> bool:
+    """Every value comes back from JSON as it went in: strings, integers, booleans, None, and
+    finite floats (orjson writes the shortest repr, which reads back exactly)."""
+    for value in values.values():
+        kind = type(value)
+        if kind not in _SCALARS and not (kind is float and math.isfinite(value)):
+            return False
+    return True
+
+
+def _wire(c: Candidate) -> tuple[Any, ...]:
+    rare = None
+    if c.field_times or c.refs or c.issues:  # per-field times, links to other records, issues
+        rare = (
+            {name: moment.isoformat() for name, moment in c.field_times.items()},
+            {name: (r.system, r.object, r.external_id) for name, r in c.refs.items()},
+            c.issues,
+        )
+    return (
+        c.ref.system,
+        c.ref.object,
+        c.ref.external_id,
+        c.entity_type.value,
+        c.values,
+        c.modified_at.isoformat(),
+        c.deleted,
+        c.location,
+        c.raw,
+        c.fingerprint,
+        rare,
+    )
+
+
+def unpack(data: bytes) -> MappedChunk:
+    # Bytes from our own worker over a private pipe.
+    head, body = pickle.loads(data)  # noqa: S301
+    read, records, cursor, newest, rejections, ids = head
+    if isinstance(body, list):
+        return MappedChunk(read, records, cursor, newest, body, rejections, ids)
+    entities = _ENTITIES
+    parse_time = datetime.fromisoformat
+    candidates = []
+    for (
+        system,
+        obj,
+        ext,
+        entity,
+        values,
+        modified,
+        deleted,
+        where,
+        raw,
+        print_,
+        rare,
+    ) in orjson.loads(body):
+        times: dict[str, datetime] = {}
+        refs: dict[str, RecordRef] = {}
+        issues: list[str] = []
+        if rare is not None:
+            times = {name: parse_time(moment) for name, moment in rare[0].items()}
+            refs = {name: RecordRef(*ref) for name, ref in rare[1].items()}
+            issues = rare[2]
+        candidates.append(
+            Candidate(
+                RecordRef(system, obj, ext),
+                entities[entity],
+                values,
+                times,
+                parse_time(modified),
+                deleted,
+                where,
+                refs,
+                issues,
+                raw,
+                print_,
+            )
+        )
+    return MappedChunk(read, records, cursor, newest, candidates, rejections, ids)

@@ -63,6 +63,28 @@ class GoldenValue(NamedTuple):
         source = RecordRef(*src.split("/", 2)) if src else None
         return cls(value, source, datetime.fromisoformat(at) if at else None, rule)
 
+    @classmethod
+    def many_from_json(cls, data: Mapping[str, Sequence[Any]]) -> dict[str, GoldenValue]:
+        """``from_json`` of a golden record's stored fields; the fields of one source share their
+        source and time, which are parsed once."""
+        refs: dict[str, RecordRef] = {}
+        times: dict[str, datetime] = {}
+        out: dict[str, GoldenValue] = {}
+        make = tuple.__new__
+        for name, (value, src, at, rule) in data.items():
+            source = None
+            if src:
+                source = refs.get(src)
+                if source is None:
+                    source = refs[src] = RecordRef(*src.split("/", 2))
+            moment = None
+            if at:
+                moment = times.get(at)
+                if moment is None:
+                    moment = times[at] = datetime.fromisoformat(at)
+            out[name] = make(cls, (value, source, moment, rule))
+        return out
+
 
 @dataclass(slots=True)
 class GoldenRecord:
@@ -78,20 +100,25 @@ class GoldenRecord:
         return {name: gv.value for name, gv in self.fields.items()}
 
     def fields_json(self) -> dict[str, list[Any]]:
-        """The stored form of ``fields``; sources and times repeat across fields, so each is
-        rendered once."""
-        refs: dict[RecordRef | None, str | None] = {None: None}
-        times: dict[datetime | None, str | None] = {None: None}
+        """The stored form of ``fields``: ``[value, "system/object/id", "changed-at ISO", rule]``.
+
+        Sources and times repeat across fields, most often as the very same objects (one source's),
+        so each is rendered once per run of equal ones; identities compare faster than a
+        ``RecordRef`` hashes."""
         out: dict[str, list[Any]] = {}
-        for name, gv in self.fields.items():
-            src = refs.get(gv.source, "")
-            if src == "":
-                src = refs[gv.source] = str(gv.source)
-            at = times.get(gv.changed_at, "")
-            if at == "":
-                at = times[gv.changed_at] = gv.changed_at.isoformat()  # type: ignore[union-attr]
-            out[name] = [gv.value, src, at, gv.rule]
+        last_ref: object = _NONE
+        last_at: object = _NONE
+        src = at = None
+        for name, (value, ref, moment, rule) in self.fields.items():
+            if ref is not last_ref:
+                last_ref, src = ref, None if ref is None else str(ref)
+            if moment is not last_at:
+                last_at, at = moment, None if moment is None else moment.isoformat()
+            out[name] = [value, src, at, rule]
         return out
+
+
+_NONE = object()  # "nothing rendered yet", distinct from a None source or time
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +135,24 @@ class Survivorship:
     def __init__(self, settings: SurvivorshipSettings, system_order: Sequence[str]) -> None:
         self.settings = settings
         self.system_order = list(system_order)
-        self._rules: dict[tuple[EntityType, str], tuple[str, dict[str, int]]] = {}
+        # entity → field → (rule, system ranks); by entity first, as hashing an enum member is a
+        # Python call and this runs for every field of every record.
+        self._rules: dict[EntityType, dict[str, tuple[str, dict[str, int]]]] = {}
+
+    def _rule_table(self, entity: EntityType) -> dict[str, tuple[str, dict[str, int]]]:
+        table = self._rules.get(entity)
+        if table is None:
+            table = self._rules[entity] = {}
+        return table
 
     def _rule(self, entity: EntityType, name: str) -> tuple[str, dict[str, int]]:
         """The rule's name and its system ranks, computed once per entity × field."""
-        found = self._rules.get((entity, name))
+        table = self._rule_table(entity)
+        found = table.get(name)
         if found is None:
             rule = self.settings.rule_for(entity, name)
             order = list(rule.systems) or self.system_order
-            found = (rule.rule, {system: i for i, system in enumerate(order)})
-            self._rules[(entity, name)] = found
+            found = table[name] = (rule.rule, {system: i for i, system in enumerate(order)})
         return found
 
     def decide(
@@ -128,12 +163,13 @@ class Survivorship:
         if len(live) == 1:  # one source: every rule picks its values (the common case on import)
             only = live[0]
             ref, times, default = only.ref, only.field_times, only.modified_at
+            table = self._rule_table(entity)
+            make = tuple.__new__  # GoldenValue's own __new__ is a Python function
             for name, value in only.values.items():
-                if value is None or value == "" or name in pinned:
+                if value is None or value == "" or (pinned and name in pinned):
                     continue
-                golden[name] = GoldenValue(
-                    value, ref, times.get(name, default), self._rule(entity, name)[0]
-                )
+                rule = table.get(name) or self._rule(entity, name)
+                golden[name] = make(GoldenValue, (value, ref, times.get(name, default), rule[0]))
         else:
             by_field: dict[str, list[StoredSource]] = {}
             for source in live:
@@ -201,7 +237,7 @@ class Survivorship:
     ) -> list[Conflict]:
         """Fields the incoming source changed to a value another live source disagrees with."""
         found: list[Conflict] = []
-        peers = [s for s in others if not s.deleted and s.ref != incoming.ref]
+        peers = [s for s in others if s is not incoming and not s.deleted and s.ref != incoming.ref]
         if not peers:
             return found
         for name, value in incoming.values.items():
@@ -233,34 +269,52 @@ def _hashable(value: Any) -> Any:
 def diff(
     before: Mapping[str, GoldenValue], after: Mapping[str, GoldenValue]
 ) -> dict[str, dict[str, Any]]:
-    """Field-level changes: {field: {before, after, src, rule}} for the audit log."""
+    """Field-level changes: {field: {before, after, src, rule, at}} for the audit log."""
+    if not before:
+        return _created(after)
     changes: dict[str, dict[str, Any]] = {}
-    names: Iterable[str] = sorted(after) if not before else sorted(set(before) | set(after))
-    shown: dict[RecordRef, str] = {}
-    times: dict[datetime, str] = {}
+    names: Iterable[str] = sorted(set(before) | set(after))
+    last_ref: object = _NONE
+    last_at: object = _NONE
+    src = at = None
     for name in names:
         old, new = before.get(name), after.get(name)
-        if (
-            old is not None
-            and new is not None
-            and old.value == new.value
-            and old.source == new.source
-        ):
+        if new is None:
+            changes[name] = {
+                "before": old.value if old else None,
+                "after": None,
+                "src": None,
+                "rule": None,
+            }
             continue
-        src = None
-        if new is not None and new.source is not None:
-            src = shown.get(new.source)
-            if src is None:
-                src = shown[new.source] = str(new.source)
-        changes[name] = {
-            "before": old.value if old else None,
-            "after": new.value if new else None,
-            "src": src,
-            "rule": new.rule if new else None,
-        }
-        if new is not None and new.changed_at is not None:
-            at = times.get(new.changed_at)
-            if at is None:
-                at = times[new.changed_at] = new.changed_at.isoformat()
-            changes[name]["at"] = at
+        value, ref, moment, rule = new
+        if old is not None and old.value == value and old.source == ref:
+            continue
+        if ref is not last_ref:  # one source's fields share their ref and time objects
+            last_ref, src = ref, None if ref is None else str(ref)
+        change = {"before": old.value if old else None, "after": value, "src": src, "rule": rule}
+        if moment is not None:
+            if moment is not last_at:
+                last_at, at = moment, moment.isoformat()
+            change["at"] = at
+        changes[name] = change
+    return changes
+
+
+def _created(after: Mapping[str, GoldenValue]) -> dict[str, dict[str, Any]]:
+    """``diff({}, after)``: every value is new (a golden record's first version)."""
+    changes: dict[str, dict[str, Any]] = {}
+    last_ref: object = _NONE
+    last_at: object = _NONE
+    src = at = None
+    for name in sorted(after):
+        value, ref, moment, rule = after[name]
+        if ref is not last_ref:  # one source's fields share their ref and time objects
+            last_ref, src = ref, None if ref is None else str(ref)
+        if moment is None:
+            changes[name] = {"before": None, "after": value, "src": src, "rule": rule}
+            continue
+        if moment is not last_at:
+            last_at, at = moment, moment.isoformat()
+        changes[name] = {"before": None, "after": value, "src": src, "rule": rule, "at": at}
     return changes

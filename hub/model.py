@@ -286,9 +286,6 @@ class _Info:
         self.context = context
 
 
-_ANY = object()  # a field with no validator of its own: a plain ``str | None``
-
-
 class DirectValidation:
     """``model_validate`` of one model without pydantic, for the values pydantic would pass unchanged.
 
@@ -304,13 +301,13 @@ class DirectValidation:
         self.model = model
         self.info = _Info(context)
         self.order = model.field_names()
-        self.checks: dict[str, tuple[Callable[..., Any] | object, bool, type]] = {}
+        self.checks: dict[str, tuple[Callable[..., Any] | None, bool, type]] = {}
         for name in self.order:
             info = model.model_fields[name]
             before = [m.func for m in info.metadata if isinstance(m, BeforeValidator)]
             if len(before) > 1 or len(info.metadata) != len(before):
                 continue  # anything else is left to pydantic
-            func: Callable[..., Any] | object = before[0] if before else _ANY
+            func: Callable[..., Any] | None = before[0] if before else None
             with_info = bool(before) and len(inspect.signature(before[0]).parameters) > 1
             kind = date if info.annotation == date | None else str
             if info.annotation not in (str | None, date | None):
@@ -328,21 +325,24 @@ class DirectValidation:
                 if check is None:
                     return None
                 func, with_info, kind = check
-                if func is not _ANY:
-                    value = func(value, info) if with_info else func(value)  # type: ignore[operator]
+                if func is not None:  # else a plain ``str | None``
+                    value = func(value, info) if with_info else func(value)
                 if value is None:
                     continue
-                if type(value) is not kind or (kind is str and value != value.strip()):
+                exact = type(value) is kind
+                if not exact or (kind is str and value != value.strip()):
                     return None  # pydantic would convert or strip it, or refuse it
                 out[name] = value
             self.model.complete(out)
-        except Exception:  # noqa: BLE001 - pydantic reports it, with its own message
+        except Exception:  # pydantic reports it, with its own message
             return None
         return {
             name: value.isoformat() if type(value) is date else value
             for name in self.order
             if (value := out.get(name)) is not None
         }
+
+
 _CANONICAL_ID = re.compile(r"^(cmp|per|emp)_[0-9a-z]{26}$")
 
 

@@ -60,9 +60,7 @@ class Mapper:
         self.timezone = timezone
         self._print = spec.fingerprint()
         self._readers = [
-            (target, fmap, fmap.transformer().read)
-            for target, fmap in spec.fields.items()
-            if fmap.readable
+            (target, fmap, _reader(fmap)) for target, fmap in spec.fields.items() if fmap.readable
         ]
         self._writers = [
             (target, fmap.source, fmap.transformer().write, _inverse(fmap.values))
@@ -158,7 +156,9 @@ class Mapper:
             fingerprint=fingerprint,
         )
 
-    def _read_one(self, fmap: FieldMap, read: Callable[[Any], Any], raw: Mapping[str, Any]) -> Any:
+    def _read_one(
+        self, fmap: FieldMap, read: Callable[[Any], Any] | None, raw: Mapping[str, Any]
+    ) -> Any:
         if fmap.const is not None:
             return fmap.const
         if isinstance(fmap.source, list):
@@ -170,7 +170,8 @@ class Mapper:
             value = value.strip() or None
         if value is None:
             return None
-        value = read(value)
+        if read is not None:
+            value = read(value)
         if fmap.values is not None and value is not None:
             value = fmap.values.get(str(value), value)
         return value
@@ -237,6 +238,12 @@ class Mapper:
         columns = [str(source) for _, source, _, _ in self._writers]
         columns += [rmap.source for rmap in self.spec.refs.values()]
         return list(dict.fromkeys(columns))
+
+
+def _reader(fmap: FieldMap) -> Callable[[Any], Any] | None:
+    """The field's read transform; None for the default one (``strip``), which ``_read_one``
+    has already done to every text value."""
+    return None if fmap.transform is None else fmap.transformer().read
 
 
 def _inverse(values: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ class OutboxItem:
     external_id: str | None
     canonical: dict[str, Any]
     status: str
+    claimed_by: str | None
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -58,6 +59,7 @@ def _item(row: Any) -> OutboxItem:
         fingerprint=row.fingerprint,
         external_id=row.external_id,
         canonical=orjson.loads(row.canonical),
+        claimed_by=row.claimed_by,
         status=row.status,
         attempts=row.attempts,
         last_error=row.last_error,
@@ -162,11 +164,17 @@ class OutboxOps:
         rows = self.conn.execute(sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id))
         return [_item(r) for r in rows]
 
-    def settle_done(self, item: OutboxItem, external_id: str | None, created: bool) -> None:
+    def settle_done(self, item: OutboxItem, external_id: str | None, created: bool) -> bool:
+        """Mark a sent write done; False when its lease ran out and another dispatcher took it over
+        (that one settles it: a write is settled, and audited, once)."""
         now = _now()
-        self.conn.execute(
+        owned = self.conn.execute(
             sa.update(outbox)
-            .where(outbox.c.id == item.id)
+            .where(
+                outbox.c.id == item.id,
+                outbox.c.status == "inflight",
+                outbox.c.claimed_by == item.claimed_by,
+            )
             .values(
                 status="done",
                 external_id=external_id,
@@ -175,6 +183,8 @@ class OutboxOps:
                 updated_at=now,
             )
         )
+        if not owned.rowcount:
+            return False
         sw = system_writes
         if item.op == "merge":
             survivor = str(item.payload.get("merged_into"))
@@ -188,7 +198,7 @@ class OutboxOps:
                     )
                     .values(external_id=external_id)
                 )
-            return
+            return True
         if item.op == "delete":
             self.conn.execute(
                 sa.delete(sw).where(
@@ -197,7 +207,7 @@ class OutboxOps:
                     sw.c.canonical_id == item.canonical_id,
                 )
             )
-            return
+            return True
         changed = self.conn.execute(
             sa.update(sw)
             .where(
@@ -237,6 +247,7 @@ class OutboxOps:
                         run_id=None, linked_at=now,
                     )
                 )  # fmt: skip
+        return True
 
     def settle_retry(self, item: OutboxItem, error: str, at: datetime) -> None:
         self.conn.execute(

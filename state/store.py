@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.audit import GENESIS, AuditEvent, ChainReport, chain_hash, dumps
+from hub.audit import GENESIS, AuditEvent, ChainReport, chain_digest, chain_hash, dumps, moment
 from hub.golden import GoldenRecord, GoldenValue, StoredSource
 from hub.identity.keys import MatchKey
 from hub.model import EntityType
@@ -51,14 +51,17 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _sqlite_value(value: Any) -> Any:
-    # SQLAlchemy's SQLite DateTime stores naive UTC text in this exact form; booleans as 0/1.
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, bool):
-        return int(value)
+def _sqlite_time(value: datetime) -> str:
+    """A time as SQLAlchemy's SQLite ``DateTime`` stores it: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``
+    (``isoformat`` pads the year to four digits as SQLAlchemy does, and is faster than strftime)."""
+    if value.tzinfo is not None:
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def _as_is(value: Any) -> Any:
     return value
 
 
@@ -71,8 +74,71 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+def _json_or_empty(value: dict[str, Any]) -> str:
+    return _json(value) if value else "{}"
+
+
+_SOURCE_COLUMNS = (
+    "system",
+    "object",
+    "external_id",
+    "entity_type",
+    "canonical_id",
+    "fingerprint",
+    "values",
+    "field_times",
+    "raw",
+    "refs",
+    "location",
+    "modified_at",
+    "deleted",
+    "first_seen_at",
+    "updated_at",
+)
+# An update keeps the identity (system, object, external id) and ``first_seen_at``.
+_SOURCE_UPDATED = (*_SOURCE_COLUMNS[3:13], "updated_at")
+_GOLDEN_COLUMNS = (
+    "canonical_id",
+    "entity_type",
+    "fields",
+    "pinned",
+    "redirect_to",
+    "deleted",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_XREF_COLUMNS = ("system", "object", "external_id", "canonical_id", "reason", "run_id", "linked_at")
+_KEY_COLUMNS = ("entity_type", "key", "canonical_id", "source_key")
+_AUDIT_COLUMNS = (
+    "seq",
+    "at",
+    "event",
+    "run_id",
+    "canonical_id",
+    "system",
+    "object",
+    "external_id",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+
+
+def _changed_times_json(times: dict[str, datetime], modified_at: datetime) -> str:
+    """Only the field times that differ from the record's own change time are stored: most do not."""
+    if not times or all(t == modified_at for t in times.values()):
+        return "{}"
+    return _json({k: v.isoformat() for k, v in times.items() if v != modified_at})
+
+
 def _times_from_json(text: str) -> dict[str, datetime]:
-    return {k: _utc(datetime.fromisoformat(v)) for k, v in json.loads(text).items()}
+    if text == "{}":
+        return {}
+    return {k: _utc(datetime.fromisoformat(v)) for k, v in orjson.loads(text).items()}
+
+
+_ENTITY_TYPES = {e.value: e for e in EntityType}  # calling the enum is a slow Python path
 
 
 @dataclass(slots=True)
@@ -105,32 +171,44 @@ class SqlTransaction(OutboxOps, IdentityOps):
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"
         self._placeholder = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+        # Values in the form the driver stores them as SQLAlchemy's column types would: psycopg
+        # adapts times and booleans itself, SQLite gets SQLAlchemy's text and 0/1.
+        self._time: Any = _as_is if self.is_postgres else _sqlite_time
+        self._bool: Any = _as_is if self.is_postgres else int
+        self._inserts: dict[tuple[str, tuple[str, ...]], str] = {}
 
-    def _bulk_insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    def _insert_rows(
+        self, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
         """Insert many rows through the driver's executemany: the hot path of every import.
 
         SQLAlchemy's per-row parameter processing costs more than SQLite's own insert, so rows are
-        handed to the driver as tuples; times go in the form each dialect's DateTime type reads back.
-        """
+        built as tuples in the form each dialect's column types would store (``_time``, ``_bool``)."""
         if not rows:
             return
-        columns = list(rows[0])
-        names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join([self._placeholder] * len(columns))
-        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        if self.is_postgres:
-            params = [tuple(row[c] for c in columns) for row in rows]
-        else:
-            converted = [
-                i for i, c in enumerate(columns) if isinstance(rows[0][c], datetime | bool)
-            ]
-            params = []
-            for row in rows:
-                values = [row[c] for c in columns]
-                for i in converted:
-                    values[i] = _sqlite_value(values[i])
-                params.append(tuple(values))
-        self.conn.exec_driver_sql(sql, params)
+        sql = self._inserts.get((table.name, columns))
+        if sql is None:
+            names = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join([self._placeholder] * len(columns))
+            sql = self._inserts[(table.name, columns)] = (
+                f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+            )
+        self.conn.exec_driver_sql(sql, list(rows))
+
+    def _update_rows(
+        self,
+        table: sa.Table,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Update many rows through the driver: each row holds ``columns``' values, then ``keys``'."""
+        if not rows:
+            return
+        mark = self._placeholder
+        sets = ", ".join(f'"{c}" = {mark}' for c in columns)
+        where = " AND ".join(f'"{c}" = {mark}' for c in keys)
+        self.conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {where}", list(rows))
 
     # --- source records -----------------------------------------------------------------------
 
@@ -139,12 +217,22 @@ class SqlTransaction(OutboxOps, IdentityOps):
     ) -> dict[str, StoredSource]:
         found: dict[str, StoredSource] = {}
         t = source_records
+        mark = self._placeholder
         for part in _chunks(list(external_ids)):
+            # Which of them are held, through the driver (cheap, and on a first import the answer
+            # is none); then the held ones in full.
+            sql = (
+                "SELECT external_id FROM source_records WHERE system = {m} AND object = {m}"
+                " AND external_id IN ({marks})"
+            ).format(m=mark, marks=", ".join([mark] * len(part)))
+            held = [r[0] for r in self.conn.exec_driver_sql(sql, (system, obj, *part)).fetchall()]
+            if not held:
+                continue
             rows = self.conn.execute(
                 sa.select(t).where(
-                    t.c.system == system, t.c.object == obj, t.c.external_id.in_(part)
+                    t.c.system == system, t.c.object == obj, t.c.external_id.in_(held)
                 )
-            )
+            ).all()
             for row in rows:
                 found[row.external_id] = self._source(row)
         return found
@@ -155,7 +243,7 @@ class SqlTransaction(OutboxOps, IdentityOps):
         for part in _chunks(sorted(set(canonical_ids))):
             for row in self.conn.execute(
                 sa.select(t).where(t.c.canonical_id.in_(part)).order_by(t.c.id)
-            ):
+            ).all():
                 found.setdefault(row.canonical_id, []).append(self._source(row))
         return found
 
@@ -163,70 +251,75 @@ class SqlTransaction(OutboxOps, IdentityOps):
     def _source(row: Any) -> StoredSource:
         return StoredSource(
             ref=RecordRef(row.system, row.object, row.external_id),
-            entity_type=EntityType(row.entity_type),
+            entity_type=_ENTITY_TYPES[row.entity_type],
             canonical_id=row.canonical_id,
-            values=json.loads(row.values),
+            values=orjson.loads(row.values),
             field_times=_times_from_json(row.field_times),
             modified_at=_utc(row.modified_at),
             fingerprint=row.fingerprint,
             deleted=row.deleted,
             id=row.id,
-            refs=json.loads(row.refs),
-            raw=json.loads(row.raw),
+            refs=orjson.loads(row.refs),
+            raw=orjson.loads(row.raw),
             location=row.location,
         )
 
     def insert_sources(self, sources: Sequence[StoredSource]) -> None:
         if not sources:
             return
-        now = _now()
-        self._bulk_insert(
-            source_records, [self._source_row(s, now) | {"first_seen_at": now} for s in sources]
-        )
+        now = self._time(_now())
+        db_time, db_bool = self._time, self._bool
+        rows = []
+        for s in sources:
+            ref, modified = s.ref, s.modified_at
+            rows.append(
+                (
+                    ref.system,
+                    ref.object,
+                    ref.external_id,
+                    s.entity_type.value,
+                    s.canonical_id,
+                    s.fingerprint,
+                    _json(s.values),
+                    _changed_times_json(s.field_times, modified),
+                    _json(s.raw),
+                    _json_or_empty(s.refs),
+                    s.location[:512],
+                    db_time(modified),
+                    db_bool(s.deleted),
+                    now,
+                    now,
+                )
+            )
+        self._insert_rows(source_records, _SOURCE_COLUMNS, rows)
 
     def update_sources(self, sources: Sequence[StoredSource]) -> None:
         if not sources:
             return
-        now = _now()
-        t = source_records
+        now = self._time(_now())
+        db_time, db_bool = self._time, self._bool
         rows = []
         for s in sources:
-            row = self._source_row(s, now)
-            row["b_system"], row["b_object"], row["b_external_id"] = (
-                row.pop("system"),
-                row.pop("object"),
-                row.pop("external_id"),
+            ref, modified = s.ref, s.modified_at
+            rows.append(
+                (
+                    s.entity_type.value,
+                    s.canonical_id,
+                    s.fingerprint,
+                    _json(s.values),
+                    _changed_times_json(s.field_times, modified),
+                    _json(s.raw),
+                    _json_or_empty(s.refs),
+                    s.location[:512],
+                    db_time(modified),
+                    db_bool(s.deleted),
+                    now,
+                    ref.system,
+                    ref.object,
+                    ref.external_id,
+                )
             )
-            rows.append(row)
-        self.conn.execute(
-            sa.update(t).where(
-                t.c.system == sa.bindparam("b_system"),
-                t.c.object == sa.bindparam("b_object"),
-                t.c.external_id == sa.bindparam("b_external_id"),
-            ),
-            rows,
-        )
-
-    @staticmethod
-    def _source_row(s: StoredSource, now: datetime) -> dict[str, Any]:
-        # Only the times that differ from the record's own change time are stored: most do not.
-        times = {k: v.isoformat() for k, v in s.field_times.items() if v != s.modified_at}
-        return {
-            "system": s.ref.system,
-            "object": s.ref.object,
-            "external_id": s.ref.external_id,
-            "entity_type": s.entity_type.value,
-            "canonical_id": s.canonical_id,
-            "fingerprint": s.fingerprint,
-            "values": _json(s.values),
-            "field_times": _json(times),
-            "raw": _json(s.raw),
-            "refs": _json(s.refs),
-            "location": s.location[:512],
-            "modified_at": s.modified_at,
-            "deleted": s.deleted,
-            "updated_at": now,
-        }
+        self._update_rows(source_records, _SOURCE_UPDATED, _SOURCE_COLUMNS[:3], rows)
 
     # --- xref and match keys ------------------------------------------------------------------
 
@@ -280,33 +373,26 @@ class SqlTransaction(OutboxOps, IdentityOps):
     ) -> None:
         if not links:
             return
-        now = _now()
-        self._bulk_insert(
+        now = self._time(_now())
+        self._insert_rows(
             xref,
+            _XREF_COLUMNS,
             [
-                {
-                    "system": ref.system,
-                    "object": ref.object,
-                    "external_id": ref.external_id,
-                    "canonical_id": cid,
-                    "reason": _json(reason),
-                    "run_id": run_id,
-                    "linked_at": now,
-                }
+                (ref.system, ref.object, ref.external_id, cid, _json(reason), run_id, now)
                 for ref, cid, reason in links
             ],
         )
 
     def clusters_for_keys(self, entity: EntityType, keys: Iterable[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        t = match_keys
+        mark = self._placeholder
         for part in _chunks(sorted(set(keys))):
-            rows = self.conn.execute(
-                sa.select(t.c.key, t.c.canonical_id)
-                .where(t.c.entity_type == entity.value, t.c.key.in_(part))
-                .distinct()
+            # Through the driver: SQLAlchemy's expanding IN costs more than the index look-ups.
+            sql = (
+                "SELECT DISTINCT key, canonical_id FROM match_keys"
+                f" WHERE entity_type = {mark} AND key IN ({', '.join([mark] * len(part))})"
             )
-            for key, cid in rows:
+            for key, cid in self.conn.exec_driver_sql(sql, (entity.value, *part)).fetchall():
                 found.setdefault(key, set()).add(cid)
         return found
 
@@ -318,18 +404,13 @@ class SqlTransaction(OutboxOps, IdentityOps):
         existing = [str(s.ref) for s, _ in entries if s.id is not None]
         for part in _chunks(existing):
             self.conn.execute(sa.delete(t).where(t.c.source_key.in_(part)))
-        rows = [
-            {
-                "entity_type": source.entity_type.value,
-                "key": key.key[:300],
-                "canonical_id": source.canonical_id,
-                "source_key": str(source.ref),
-            }
-            for source, keys in entries
-            if not source.deleted
-            for key in keys
-        ]
-        self._bulk_insert(t, rows)
+        rows: list[tuple[str, str, str, str]] = []
+        for source, keys in entries:
+            if source.deleted or not keys:
+                continue
+            entity, cid, source_key = source.entity_type.value, source.canonical_id, str(source.ref)
+            rows.extend((entity, key.key[:300], cid, source_key) for key in keys)
+        self._insert_rows(t, _KEY_COLUMNS, rows)
 
     # --- golden records -----------------------------------------------------------------------
 
@@ -337,12 +418,12 @@ class SqlTransaction(OutboxOps, IdentityOps):
         found: dict[str, GoldenRecord] = {}
         t = golden_records
         for part in _chunks(sorted(set(canonical_ids))):
-            for row in self.conn.execute(sa.select(t).where(t.c.canonical_id.in_(part))):
+            for row in self.conn.execute(sa.select(t).where(t.c.canonical_id.in_(part))).all():
                 found[row.canonical_id] = GoldenRecord(
                     canonical_id=row.canonical_id,
-                    entity_type=EntityType(row.entity_type),
-                    fields={k: GoldenValue.from_json(v) for k, v in json.loads(row.fields).items()},
-                    pinned=json.loads(row.pinned),
+                    entity_type=_ENTITY_TYPES[row.entity_type],
+                    fields=GoldenValue.many_from_json(orjson.loads(row.fields)),
+                    pinned=orjson.loads(row.pinned),
                     version=row.version,
                     redirect_to=row.redirect_to,
                     deleted=row.deleted,
@@ -368,36 +449,41 @@ class SqlTransaction(OutboxOps, IdentityOps):
         now = _now()
         t = golden_records
         if new:
-            self._bulk_insert(
+            db_now, db_bool = self._time(now), self._bool
+            self._insert_rows(
                 t,
+                _GOLDEN_COLUMNS,
                 [
-                    {
-                        "canonical_id": g.canonical_id,
-                        "entity_type": g.entity_type.value,
-                        "fields": _json(g.fields_json()),
-                        "pinned": _json(g.pinned),
-                        "redirect_to": g.redirect_to,
-                        "deleted": g.deleted,
-                        "version": g.version,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        g.canonical_id,
+                        g.entity_type.value,
+                        _json(g.fields_json()),
+                        _json_or_empty(g.pinned),
+                        g.redirect_to,
+                        db_bool(g.deleted),
+                        g.version,
+                        db_now,
+                        db_now,
+                    )
                     for g in new
                 ],
             )
         if changed:
-            self.conn.execute(
-                sa.update(t).where(t.c.canonical_id == sa.bindparam("b_id")),
+            db_now, db_bool = self._time(now), self._bool
+            self._update_rows(
+                t,
+                ("fields", "pinned", "redirect_to", "deleted", "version", "updated_at"),
+                ("canonical_id",),
                 [
-                    {
-                        "b_id": g.canonical_id,
-                        "fields": _json(g.fields_json()),
-                        "pinned": _json(g.pinned),
-                        "redirect_to": g.redirect_to,
-                        "deleted": g.deleted,
-                        "version": g.version,
-                        "updated_at": now,
-                    }
+                    (
+                        _json(g.fields_json()),
+                        _json_or_empty(g.pinned),
+                        g.redirect_to,
+                        db_bool(g.deleted),
+                        g.version,
+                        db_now,
+                        g.canonical_id,
+                    )
                     for g in changed
                 ],
             )
@@ -496,13 +582,18 @@ class SqlTransaction(OutboxOps, IdentityOps):
         row = self.conn.execute(head).first()
         seq, prev = (row.seq, row.hash) if row else (0, GENESIS)
         rows = []
+        db_time = self._time
+        at: datetime | None = None
+        at_text = at_db = ""
         for e in events:
             seq += 1
+            if e.at is not at:  # the events of one batch most often share their time
+                at, at_text, at_db = e.at, moment(e.at), db_time(e.at)
             text = dumps(e.detail)
-            digest = chain_hash(
+            digest = chain_digest(
                 prev,
                 seq,
-                e.at,
+                at_text,
                 e.event,
                 e.canonical_id,
                 e.system,
@@ -512,22 +603,22 @@ class SqlTransaction(OutboxOps, IdentityOps):
                 text,
             )
             rows.append(
-                {
-                    "seq": seq,
-                    "at": e.at,
-                    "event": e.event,
-                    "run_id": e.run_id,
-                    "canonical_id": e.canonical_id,
-                    "system": e.system,
-                    "object": e.object,
-                    "external_id": e.external_id,
-                    "detail": text,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
+                (
+                    seq,
+                    at_db,
+                    e.event,
+                    e.run_id,
+                    e.canonical_id,
+                    e.system,
+                    e.object,
+                    e.external_id,
+                    text,
+                    prev,
+                    digest,
+                )
             )
             prev = digest
-        self._bulk_insert(audit_events, rows)
+        self._insert_rows(audit_events, _AUDIT_COLUMNS, rows)
         if row:
             self.conn.execute(
                 sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev)
@@ -621,19 +712,29 @@ class SqlStore:
     def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = db.make_engine(url)
+        self._checkpointer = db.checkpoint_in_background(self.engine)
         if migrate:
-            db.upgrade(self.engine)
+            try:
+                db.upgrade(self.engine)
+            except BaseException:
+                self.close()
+                raise
 
     def describe(self) -> str:
         return db.describe(self.engine)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         self.engine.dispose()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self.engine.begin() as conn:
             yield SqlTransaction(conn)
+        if self._checkpointer is not None:
+            self._checkpointer.kick()
 
     # --- runs -------------------------------------------------------------------------------------
 

@@ -251,7 +251,12 @@ identity_constraints = sa.Table(
 api_call_log = sa.Table(
     "api_call_log",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("key", sa.String(200), nullable=False),
     sa.Column("at", sa.Float, nullable=False),  # epoch seconds
     sa.Index("ix_api_call_log_key_at", "key", "at"),

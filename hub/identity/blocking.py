@@ -19,7 +19,7 @@ import re
 from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import product
 from typing import Any, Protocol
 
@@ -29,15 +29,15 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub import normalize as n
 from hub.identity.compare import (
-    prepare_identifier,
-    prepare_plain,
     company_tokens,
     prepare_company_name,
     prepare_date,
     prepare_email,
+    prepare_identifier,
     prepare_person_name,
     prepare_phone,
     prepare_place,
+    prepare_plain,
     prepare_street,
     prepare_street_number,
 )
@@ -90,8 +90,7 @@ def _name(text: str) -> list[str]:
     name = prepare_person_name(text)
     if name is None:
         return []
-    keys = name.nick_keys or name.keys
-    return sorted(keys)
+    return list(name.nick_keys or name.keys)
 
 
 def _surname(text: str) -> list[str]:
@@ -100,8 +99,12 @@ def _surname(text: str) -> list[str]:
 
 
 def _given_initial(text: str) -> list[str]:
-    name = prepare_person_name(text)
-    return [name.given[0]] if name and name.given else []
+    try:
+        given, _ = n.split_person_name(text)
+    except n.InvalidValue:
+        return []
+    prepared = prepare_person_name(given) if given else None
+    return [prepared.primary[:1]] if prepared and prepared.primary else []
 
 
 def _company(text: str) -> list[str]:
@@ -257,7 +260,7 @@ def _combine(prefix: str, parts: Sequence[KeyPart], record: Mapping[str, Any]) -
 _Part = tuple[Callable[[str], tuple[str, ...]], tuple[str, ...]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(function: str) -> Callable[[str], tuple[str, ...]]:
     """A key function memoised by value: names, companies and cities repeat across records."""
     raw = KEY_FUNCTIONS[function]
@@ -293,28 +296,35 @@ class Blocker:
 
     def __init__(self, rules: Sequence[BlockingRule]) -> None:
         self.rules = list(rules)
-        self._compiled: list[tuple[str, list[_Part], list[_Part]]] = [
+        # Parts that rules share (the name key, the family name) are computed once per record.
+        distinct: dict[tuple[str, tuple[str, ...]], int] = {}
+        for rule in self.rules:
+            for p in (*rule.on, *rule.refine):
+                distinct.setdefault((p.function, p.fields), len(distinct))
+        self._parts: list[_Part] = [(_cached(f), fields) for f, fields in distinct]
+        self._compiled: list[tuple[str, list[int], list[int]]] = [
             (
                 rule.name + _SEPARATOR,
-                [(_cached(p.function), p.fields) for p in rule.on],
-                [(_cached(p.function), p.fields) for p in rule.refine],
+                [distinct[(p.function, p.fields)] for p in rule.on],
+                [distinct[(p.function, p.fields)] for p in rule.refine],
             )
             for rule in self.rules
         ]
 
     def keys_by_rule(self, record: Mapping[str, Any]) -> list[list[str]]:
+        values = [_values(part, record) for part in self._parts]
         out: list[list[str]] = []
         for prefix, on, refine in self._compiled:
             if len(on) == 1:
-                coarse = [prefix + v for v in _values(on[0], record)]
+                coarse = [prefix + v for v in values[on[0]]]
             else:
-                parts = [_values(part, record) for part in on]
+                parts = [values[i] for i in on]
                 coarse = (
                     [prefix + _SEPARATOR.join(c) for c in product(*parts)] if all(parts) else []
                 )
             coarse = coarse[:_MAX_KEYS_PER_RULE]
             if coarse and refine:
-                parts = [_values(part, record) for part in refine]
+                parts = [values[i] for i in refine]
                 if all(parts):
                     finer = [_SEPARATOR.join(c) for c in product(*parts)]
                     coarse = (

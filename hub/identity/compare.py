@@ -20,6 +20,7 @@ the level design follows Splink's comparison levels (https://moj-analytical-serv
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,13 +35,14 @@ from hub.identity.keys import is_role_mailbox
 from hub.normalize._base import clean, has_cjk, strip_accents
 
 MISSING = 0
-_CACHE = 1 << 17
+_CACHE = 1 << 15  # per-value caches: a person's records are near one another
 
 ComparatorName = Literal[
     "person_name",
     "company_name",
     "email",
     "email_domain",
+    "domain",
     "phone",
     "date",
     "identifier",
@@ -224,42 +226,52 @@ def canonical_given_name(word: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PreparedName:
+    """Small on purpose (tuples, shared strings): a million of these are held at once in a batch,
+    and every forked comparison worker copies the pages it reads."""
+
     text: str  # casefolded display form
-    keys: frozenset[str]  # order-insensitive keys incl. pinyin (hub.normalize.person_name_keys)
-    nick_keys: frozenset[str]  # keys with every given name replaced by its canonical form
+    keys: tuple[str, ...]  # order-insensitive keys incl. pinyin (hub.normalize.person_name_keys)
+    nick_keys: tuple[str, ...]  # ASCII keys with every given name in its canonical form
     latin_keys: tuple[str, ...]  # the ASCII keys, for Jaro-Winkler
     family: str  # family name in Latin letters (pinyin for Hanzi)
-    given: str  # given name in Latin letters, without spaces
     primary: str  # the key used for term frequency ("wei zhang" for 张伟, Zhang Wei, 张玮)
     hanzi: bool  # written in Han characters: typos there are homophones, not letter slips
     initialled: bool  # a given name written as an initial (W. Zhang)
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return any(k in b for k in a)
 
 
 @lru_cache(maxsize=_CACHE)
 def prepare_person_name(text: str) -> PreparedName | None:
     try:
         given, family = n.split_person_name(text)
-        keys = _name_keys(text, given, family)
+        key_set = _name_keys(text, given, family)
     except n.InvalidValue:
         return None
-    if not keys:
+    if not key_set:
         return None
-    latin = tuple(sorted(k for k in keys if k.isascii()))
+    keys = tuple(sorted(key_set))
+    latin = tuple(k for k in keys if k.isascii())
+    if len(latin) == len(keys):
+        latin = keys
     hanzi = has_cjk(text)
-    nicknames = _nicknames()
-    nick = (
-        frozenset(" ".join(sorted(nicknames.get(w, w) for w in k.split())) for k in latin)
-        if not hanzi
-        else frozenset(latin)  # pinyin syllables are no English given names
-    )
+    nick = latin
+    if not hanzi:  # pinyin syllables are no English given names
+        nicknames = _nicknames()
+        folded = tuple(
+            sorted({" ".join(sorted(nicknames.get(w, w) for w in k.split())) for k in latin})
+        )
+        nick = latin if folded == latin else folded
+    shown = clean(text).casefold()
     return PreparedName(
-        text=clean(text).casefold(),
+        text=text if shown == text else shown,
         keys=keys,
         nick_keys=nick,
         latin_keys=latin,
         family=_latin_name_part(family),
-        given=_latin_name_part(given),
-        primary=min(latin, key=lambda k: (-len(k), k)) if latin else min(keys),
+        primary=min(latin, key=lambda k: (-len(k), k)) if latin else keys[0],
         hanzi=hanzi,
         initialled=any(len(w) == 1 for k in latin for w in k.split()),
     )
@@ -350,9 +362,9 @@ class PersonNameComparator:
     def compare(self, a: PreparedName, b: PreparedName) -> int:
         if a.text == b.text:
             return 1
-        if not a.keys.isdisjoint(b.keys):
+        if _overlap(a.keys, b.keys):
             return 2
-        if not a.nick_keys.isdisjoint(b.nick_keys):
+        if _overlap(a.nick_keys, b.nick_keys):
             return 3
         same_family = bool(a.family) and a.family == b.family
         if a.initialled != b.initialled:
@@ -422,11 +434,12 @@ def _cjk_glossary_words() -> tuple[str, ...]:
 # in Shenzhen; "Tengda Electronics" drops the place). Not stripped from the key itself, where a place
 # can be the name (北京银行): only the cross-script comparison form drops it.
 _REGIONS = """
-北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川
-贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 深圳 广州 杭州 南京 苏州 成都 武汉 西安
-长沙 郑州 青岛 大连 宁波 厦门 沈阳 济南 合肥 福州 昆明 哈尔滨 长春 石家庄 太原 南昌 南宁 贵阳 兰州 海口
-无锡 佛山 东莞 珠海 中山 惠州 温州 绍兴 嘉兴 金华 台州 常州 南通 徐州 扬州 烟台 潍坊 泉州 厦门 唐山
-""".split()
+北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东
+海南 四川 贵州 云南 陕西 甘肃 青海 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 深圳 广州 杭州 南京 苏州
+成都 武汉 西安 长沙 郑州 青岛 大连 宁波 厦门 沈阳 济南 合肥 福州 昆明 哈尔滨 长春 石家庄 太原
+南昌 南宁 贵阳 兰州 海口 无锡 佛山 东莞 珠海 中山 惠州 温州 绍兴 嘉兴 金华 台州 常州 南通 徐州
+扬州 烟台 潍坊 泉州 厦门 唐山
+""".split()  # noqa: SIM905 - data, one word per item
 
 
 @lru_cache(maxsize=1)
@@ -527,13 +540,45 @@ class CompanyNameComparator:
 # ---------------------------------------------------------------------------------- emails and phones
 
 
+@lru_cache(maxsize=_CACHE)
+def prepare_domain(text: str) -> str | None:
+    """The organisation's web domain from a domain, a URL or an email address; None for free mail."""
+    host = text.rpartition("@")[2] if "@" in text else text
+    try:
+        domain = n.registrable_domain(host)
+    except n.InvalidValue:
+        return None
+    return domain if domain and not n.is_free_mail_domain(domain) else None
+
+
+class DomainComparator:
+    """A company's web domain, wherever it is written: its website, its domain field, the domain of
+    its email addresses (``info@tengda.cn`` and ``www.tengda.cn``). Free-mail domains are missing."""
+
+    levels = ("missing", "exact", "different")
+    tf_levels = frozenset({1})
+
+    def prepare(self, value: Any) -> str | None:
+        text = _text(value)
+        return prepare_domain(text.strip()) if text else None
+
+    def compare(self, a: str, b: str) -> int:
+        return 1 if a == b else 2
+
+    def tf_key(self, prepared: str) -> str | None:
+        return prepared
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedEmail:
     address: str
-    local: str
-    domain: str
+    domain: str  # interned: one string per domain however many addresses use it
     role: bool  # info@, sales@: shared by many people
     free: bool  # gmail.com, qq.com: a domain says nothing about the company
+
+    @property
+    def local(self) -> str:
+        return self.address[: len(self.address) - len(self.domain) - 1]
 
 
 _CANONICAL_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
@@ -541,19 +586,16 @@ _CANONICAL_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 
 @lru_cache(maxsize=_CACHE)
 def prepare_email(text: str) -> PreparedEmail | None:
-    if _CANONICAL_EMAIL.fullmatch(text):
-        address = text  # already what hub.normalize.normalize_email returns (canonical values)
-    else:
+    address: str | None = text
+    if not _CANONICAL_EMAIL.fullmatch(text):  # else already what normalize_email returns
         try:
             address = n.normalize_email(text)
         except n.InvalidValue:
             return None
     if not address:
         return None
-    local, _, domain = address.partition("@")
-    return PreparedEmail(
-        address, local, domain, is_role_mailbox(address), n.is_free_mail_domain(domain)
-    )
+    domain = sys.intern(address.rpartition("@")[2])
+    return PreparedEmail(address, domain, is_role_mailbox(address), n.is_free_mail_domain(domain))
 
 
 def _email_typo(a: PreparedEmail, b: PreparedEmail) -> bool:
@@ -628,7 +670,13 @@ class EmailDomainComparator:
 @dataclass(frozen=True, slots=True)
 class PreparedPhone:
     e164: str
-    digits: str  # national significant number
+    code: int  # digits in the country calling code
+    mobile: bool  # a mobile number (personal), not a fixed line (a switchboard, a household)
+
+    @property
+    def digits(self) -> str:
+        """The national significant number."""
+        return self.e164[1 + self.code :]
 
 
 @lru_cache(maxsize=_CACHE)
@@ -639,7 +687,24 @@ def prepare_phone(text: str) -> PreparedPhone | None:
         except n.InvalidValue:
             return None
     digits = _national_number(text)
-    return PreparedPhone(text, digits) if digits else None
+    if not digits:
+        return None
+    return PreparedPhone(text, len(text) - 1 - len(digits), _is_mobile(text, digits))
+
+
+def _is_mobile(e164: str, digits: str) -> bool:
+    """Mainland China: 11 digits starting with 1 (MIIT numbering plan) — no parse needed for the
+    numbers most records hold. Elsewhere libphonenumber's type; a number it cannot tell apart
+    (FIXED_LINE_OR_MOBILE, as in the US) counts as a fixed line, the cautious side."""
+    if e164.startswith("+86"):
+        return len(digits) == 11 and digits.startswith("1")
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE)
 
 
 @lru_cache(maxsize=1)
@@ -675,14 +740,26 @@ def _transposed(x: str, y: str) -> bool:
 class PhoneComparator:
     """Exact E.164; two adjacent digits swapped (the typing slip); the same last 8 digits (a number
     stored with and without its area or country code); different. One digit off is not a level:
-    extensions of one company's lines and consecutive mobile numbers differ so, by design."""
+    extensions of one company's lines and consecutive mobile numbers differ so, by design.
+
+    ``kind``: ``mobile`` compares mobile numbers only (personal), ``landline`` fixed lines only
+    (a switchboard, a household line: shared, so a person config groups them with the
+    organisation), ``any`` both. Which field a number was typed in does not matter."""
 
     levels = ("missing", "exact", "transposed", "same_last_8", "different")
     tf_levels = frozenset({1})
 
+    def __init__(self, kind: str = "any") -> None:
+        if kind not in ("any", "mobile", "landline"):
+            raise ValueError(f"phone kind {kind!r}: any, mobile or landline")
+        self.kind = kind
+
     def prepare(self, value: Any) -> PreparedPhone | None:
         text = _text(value)
-        return prepare_phone(text.strip()) if text else None
+        phone = prepare_phone(text.strip()) if text else None
+        if phone is None or self.kind == "any" or phone.mobile == (self.kind == "mobile"):
+            return phone
+        return None
 
     def compare(self, a: PreparedPhone, b: PreparedPhone) -> int:
         if a.e164 == b.e164:
@@ -957,6 +1034,7 @@ _COMPARATORS: dict[str, Callable[..., Comparator]] = {
     "company_name": CompanyNameComparator,
     "email": EmailComparator,
     "email_domain": EmailDomainComparator,
+    "domain": DomainComparator,
     "phone": PhoneComparator,
     "date": DateComparator,
     "identifier": IdentifierComparator,
@@ -997,7 +1075,7 @@ class ComparisonSpec(BaseModel):
     tf_adjust: bool = False
     group: str | None = None
     shared_group: str | None = None
-    options: dict[str, float] = Field(default_factory=dict)
+    options: dict[str, float | str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _fields(self) -> ComparisonSpec:

@@ -5,21 +5,31 @@ match weight is ``log2(λ/(1-λ)) + Σ log2(m/u)`` over its levels (missing fiel
 probability ``1 / (1 + 2^-weight)`` (Fellegi & Sunter, 1969; the formulation of Splink,
 https://moj-analytical-services.github.io/splink/topic_guides/theory/fellegi_sunter.html).
 
-How the parameters are estimated (``train``):
+How the parameters are estimated (``Trainer``):
 
-- **u** from random pairs, which are almost all non-matches. The exact-agreement level is cross-checked
-  with the value frequencies (``Σ c(c-1) / T(T-1)``) so a rare agreement is not estimated from zero.
-- **m** by expectation–maximisation on the blocked pairs, one session per blocking rule. Pairs found by a
-  rule agree on that rule's fields by construction, so in that session the comparisons on those fields
-  are left out of the likelihood; each comparison's m is the mean over the sessions that estimated it
-  (Splink's scheme; https://moj-analytical-services.github.io/splink/topic_guides/training/training_rationale.html).
+- **u** from random pairs, which are almost all non-matches; the matches a random sample still holds
+  are taken out once m and λ are known (``(f - λm) / (1 - λ)``), and the agreement levels come from
+  the value counts (``Σ c(c-1) / T(T-1)``), which see far rarer agreements than any sample.
+- **m** by expectation–maximisation on the blocked pairs, one session per blocking rule. Pairs found by
+  a rule agree on that rule's fields by construction, so in that session the comparisons on those
+  fields are left out of the likelihood; each comparison's m is the mean over the sessions that
+  estimated it (Splink's scheme:
+  https://moj-analytical-services.github.io/splink/topic_guides/training/training_rationale.html).
   u stays fixed during EM unless ``refine_u`` asks otherwise.
 - **λ**, the probability two random records match, as the fixed point of ``λ = Σ posterior(pair | λ) /
   (N(N-1)/2)`` over the blocked pairs (pairs no rule blocks are taken as non-matches).
-- **Term frequency**: agreeing on a common value (a shared switchboard, 张伟, a generic mailbox) is
-  weaker evidence: at a level where ``tf_adjust`` applies, the weight moves by
-  ``log2(u_agree / f(value))`` where f is the value's relative frequency, bounded above by
-  ``tf_max_boost`` bits.
+- **Term frequency**: agreeing on a common value (a switchboard, 张伟) is weaker evidence: at a level
+  where ``tf_adjust`` applies, the weight moves by ``log2(u_agree / f(value))``, bounded above by
+  ``tf_max_boost`` bits. f counts *entities*, not records (one person's three records are one holder
+  of their mobile), and leaves out the pair being scored: how common the value is apart from these
+  two records. A value no one else holds gets the Good–Turing estimate ``2·N2 / (N1·E)``. Entities are
+  not known before clustering, so the batch estimates them: clusters of the pairs more likely the
+  same than not (``clustering.dedupe``).
+
+Correlated evidence (what conditional independence gets wrong on CRM data): comparisons in one
+``group`` (company name and company email domain; street, number, postcode, city) pool — the
+strongest evidence for plus the strongest against — instead of adding up; a comparison with a
+``shared_group`` (mobile, email) joins that group for pairs whose value other entities also hold. EM's E-step pools the same way, so training and scoring agree.
 
 Thresholds are probabilities: at or above ``link`` → link, at or above ``review`` → review, else new.
 """
@@ -38,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.identity.blocking import BlockingIndex, BlockingRule, BlockKeys, Blocker, candidate_pairs
+from hub.identity.blocking import Blocker, BlockingIndex, BlockingRule, BlockKeys, candidate_pairs
 from hub.identity.compare import (
     MISSING,
     Comparison,
@@ -81,8 +91,8 @@ class EntityMatchConfig(BaseModel):
     comparisons: tuple[ComparisonSpec, ...]
     blocking: tuple[BlockingRule, ...]
     strong_keys: tuple[StrongKeySpec, ...] = ()
-    link: float = Field(0.97, gt=0, lt=1)
-    review: float = Field(0.6, gt=0, lt=1)
+    link: float = Field(0.9, gt=0, lt=1)
+    review: float = Field(0.5, gt=0, lt=1)
     # A link that would join two clusters holding conflicting strong keys must reach this.
     conflict_link: float = Field(0.99999, gt=0, lt=1)
     max_block: int = Field(25, ge=2)
@@ -105,10 +115,11 @@ def _c(
     tf: bool = False,
     group: str | None = None,
     shared: str | None = None,
+    options: dict[str, float | str] | None = None,
 ) -> ComparisonSpec:
     return ComparisonSpec.model_validate(
         {"name": name, "fields": tuple(fields), "comparator": comparator, "tf_adjust": tf,
-         "group": group, "shared_group": shared}
+         "group": group, "shared_group": shared, "options": options or {}}
     )  # fmt: skip
 
 
@@ -121,7 +132,22 @@ def default_person_config() -> EntityMatchConfig:
         comparisons=(
             _c("name", ["full_name"], "person_name", tf=True),
             _c("email", ["email", "email2"], "email", tf=True, shared="organisation"),
-            _c("phone", ["mobile", "phone"], "phone", tf=True, shared="organisation"),
+            _c(
+                "mobile",
+                ["mobile", "phone"],
+                "phone",
+                tf=True,
+                shared="organisation",
+                options={"kind": "mobile"},
+            ),
+            _c(
+                "landline",
+                ["phone", "mobile"],
+                "phone",
+                tf=True,
+                group="organisation",
+                options={"kind": "landline"},
+            ),
             _c("birth_date", ["birth_date"], "date"),
             _c("company", ["company_name"], "company_name", tf=True, group="organisation"),
             _c("email_domain", ["email", "email2"], "email_domain", tf=True, group="organisation"),
@@ -153,9 +179,9 @@ def default_company_config() -> EntityMatchConfig:
             _c("name", ["name"], "company_name", tf=True),
             _c("credit_code", ["credit_code"], "identifier"),
             _c("tax_id", ["tax_id"], "identifier"),
-            _c("domain", ["domain"], "exact", tf=True, group="web"),
-            _c("email", ["email"], "email", tf=True, group="web"),
+            _c("domain", ["domain", "website", "email"], "domain", tf=True),
             _c("phone", ["phone"], "phone", tf=True),
+            _c("country", ["country"], "exact"),
             _c("founded", ["founded"], "date"),
             _c("city", ["city"], "place", group="address"),
             _c("street", ["street"], "street", group="address"),
@@ -280,36 +306,26 @@ def weight_of(probability_: float) -> float:
 
 
 def comparison_groups(comparisons: Sequence[Comparison]) -> list[list[int]]:
-    """Indexes of comparisons pooled together: one list per ``group``, one per ungrouped comparison
-    (a group named only by a ``shared_group`` starts empty)."""
-    named: dict[str, list[int]] = {}
-    single: list[list[int]] = []
-    for index, comparison in enumerate(comparisons):
-        if comparison.spec.group:
-            named.setdefault(comparison.spec.group, []).append(index)
-        else:
-            single.append([index])
-    for comparison in comparisons:
-        if comparison.spec.shared_group:
-            named.setdefault(comparison.spec.shared_group, [])
-    return single + list(named.values())
+    """Indexes of comparisons pooled together: one list per ungrouped comparison, then one per
+    ``group`` (a group named only by a ``shared_group`` starts empty). See ``group_index``."""
+    single = [[i] for i, c in enumerate(comparisons) if not c.spec.group]
+    named = group_index(comparisons)
+    groups: list[list[int]] = [[] for _ in named]
+    for i, c in enumerate(comparisons):
+        if c.spec.group:
+            groups[named[c.spec.group] - len(single)].append(i)
+    return single + groups
 
 
-def group_names(comparisons: Sequence[Comparison]) -> dict[str, int]:
-    """Group name → its index in ``comparison_groups``."""
-    groups = comparison_groups(comparisons)
-    out: dict[str, int] = {}
-    for index, members in enumerate(groups):
-        if members and comparisons[members[0]].spec.group:
-            out[comparisons[members[0]].spec.group or ""] = index
-    named = [c.spec.group for c in comparisons if c.spec.group]
-    empty = [i for i, m in enumerate(groups) if not m]
-    shared = [c.spec.shared_group for c in comparisons if c.spec.shared_group]
-    for name, index in zip(
-        [g for g in dict.fromkeys(shared) if g not in named], empty, strict=False
-    ):
-        out[name or ""] = index
-    return out
+def group_index(comparisons: Sequence[Comparison]) -> dict[str, int]:
+    """Group name → its position in ``comparison_groups``, in order of first mention."""
+    single = sum(1 for c in comparisons if not c.spec.group)
+    names: dict[str, int] = {}
+    for c in comparisons:
+        for name in (c.spec.group, c.spec.shared_group):
+            if name and name not in names:
+                names[name] = single + len(names)
+    return names
 
 
 BoolArray = npt.NDArray[np.bool_]
@@ -379,7 +395,7 @@ class Scorer:
         self.model = model
         self.comparisons = build_comparisons(config.comparisons)
         self.groups = comparison_groups(self.comparisons)
-        names = group_names(self.comparisons)
+        names = group_index(self.comparisons)
         self.shared_groups: dict[int, int] = {
             c: names[comparison.spec.shared_group]
             for c, comparison in enumerate(self.comparisons)
@@ -604,14 +620,24 @@ def _prepare_batch(
     value_records = [array("q") for _ in comparisons]
     value_hashes = [array("q") for _ in comparisons]
     prepared: list[tuple[Any, ...]] = []
+    # Bound once: this loop runs a million times.
+    counted = [
+        (c, comparison.comparator.tf_key, len(comparison.fields) == 1,
+         value_records[c].append, value_hashes[c].append)
+        for c, comparison in enumerate(comparisons)
+    ]  # fmt: skip
     for index, record in enumerate(records):
         values = prepare_record(comparisons, record)
         prepared.append(values)
-        for c, comparison in enumerate(comparisons):
-            if values[c] is not None:
-                for key in comparison.tf_keys(values[c]):
-                    value_records[c].append(index)
-                    value_hashes[c].append(hash(key))
+        for c, tf_key, single, add_record, add_hash in counted:
+            value = values[c]
+            if value is None:
+                continue
+            for one in (value,) if single else value:
+                key = tf_key(one)
+                if key:
+                    add_record(index)
+                    add_hash(hash(key))
         blocks.add(index, blocker.keys_by_rule(record))
         if each is not None:
             each(index, record)
@@ -657,6 +683,24 @@ def _compare_range(bounds: tuple[int, int]) -> tuple[int, bytes, bytes]:
     return start, levels.tobytes(), tf_hashes.tobytes()
 
 
+def _claim(counter: Any, total: int) -> int | None:
+    with counter.get_lock():
+        index = int(counter.value)
+        counter.value = index + 1
+    return index if index < total else None
+
+
+def _compare_worker(counter: Any, results: Any, bounds: list[tuple[int, int]]) -> None:
+    """A forked worker: compares chunks until none is left, then says so with None."""
+    try:
+        while (index := _claim(counter, len(bounds))) is not None:
+            results.put(_compare_range(bounds[index]))
+    except BaseException as exc:  # reported to the parent, which raises
+        results.put(("error", repr(exc)))
+    finally:
+        results.put(None)
+
+
 def compare_pairs(
     comparisons: Sequence[Comparison],
     prepared: Sequence[tuple[Any, ...]],
@@ -668,8 +712,11 @@ def compare_pairs(
     """Levels (pairs × comparisons) and, for each term-frequency comparison, the hash of the value
     a pair agrees on at a term-frequency level (0 elsewhere).
 
-    With ``workers`` > 1 the pairs are split across forked processes (copy-on-write: the prepared
-    records are not pickled). Where fork is unavailable it runs in this process."""
+    With ``workers`` > 1, ``workers - 1`` forked processes and this one take chunks of pairs from a
+    shared counter until none is left. Forked, because the prepared records are then shared
+    copy-on-write instead of pickled; this process works too, because every worker copies the
+    pages it reads (CPython writes reference counts), so one worker fewer is one copy fewer.
+    Where fork is unavailable everything runs here."""
     width = len(comparisons)
     tf_columns = [c for c, comparison in enumerate(comparisons) if comparison.tf_levels]
     levels = np.zeros((len(left), width), dtype=np.int8)
@@ -686,19 +733,65 @@ def compare_pairs(
     bounds = [(s, min(s + chunk, len(left))) for s in range(0, len(left), chunk)]
     try:
         if workers > 1 and len(bounds) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            gc.freeze()  # keep the collector from touching (and so copying) every inherited object
-            try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    for part in pool.imap_unordered(_compare_range, bounds):
-                        store(part)
-            finally:
-                gc.unfreeze()
+            _compare_forked(bounds, workers - 1, store)
         else:
             for b in bounds:
                 store(_compare_range(b))
     finally:
         _WORK.clear()
     return levels, {c: hashes[:, t].copy() for t, c in enumerate(tf_columns)}
+
+
+def _compare_forked(
+    bounds: list[tuple[int, int]],
+    children: int,
+    store: Callable[[tuple[int, bytes, bytes]], None],
+) -> None:
+    import queue
+
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    results = context.Queue()
+    gc.freeze()  # the collector would touch (and so copy) every inherited object
+    try:
+        processes = [
+            context.Process(target=_compare_worker, args=(counter, results, bounds), daemon=True)
+            for _ in range(children)
+        ]
+        for process in processes:
+            process.start()
+    finally:
+        gc.unfreeze()
+    running = children
+
+    def take(part: Any) -> None:
+        nonlocal running
+        if part is None:
+            running -= 1
+        elif part[0] == "error":
+            raise RuntimeError(f"a comparison worker failed: {part[1]}")
+        else:
+            store(part)
+
+    try:
+        while (index := _claim(counter, len(bounds))) is not None:
+            store(_compare_range(bounds[index]))
+            while True:  # keep the workers' results flowing while this process works too
+                try:
+                    take(results.get_nowait())
+                except queue.Empty:
+                    break
+        while running:
+            try:
+                take(results.get(timeout=1.0))
+            except queue.Empty:
+                if not any(p.is_alive() for p in processes) and results.empty():
+                    raise RuntimeError("a comparison worker died without reporting") from None
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
 
 
 # --------------------------------------------------------------------------------------- estimation
@@ -861,17 +954,22 @@ def _patterns(levels: LevelArray, active: Sequence[bool]) -> tuple[LevelArray, F
 
 
 def estimate_prior(weights_without_prior: FloatArray, n_records: int, start: float) -> float:
-    """λ as the fixed point of ``λ = Σ_blocked P(match | weight, λ) / (N(N-1)/2)``."""
+    """λ as the fixed point of ``λ = Σ_blocked P(match | weight, λ) / (N(N-1)/2)``.
+
+    Weights are binned to 1/64 bit first (clipped to ±60 bits, where the posterior is 0 or 1 for
+    any λ), so each iteration sums a few thousand bins rather than millions of pairs."""
     all_pairs = n_records * (n_records - 1) / 2.0
     if all_pairs <= 0 or len(weights_without_prior) == 0:
         return start
+    binned = np.round(np.clip(weights_without_prior, -60.0, 60.0) * 64.0).astype(np.int32)
+    bins, counts = np.unique(binned, return_counts=True)
+    weights = bins / 64.0
     prior = start
-    for _ in range(200):
+    for _ in range(500):
         offset = math.log2(prior / (1 - prior))
-        z = np.clip(weights_without_prior + offset, -1000, 1000)
-        expected = float((1.0 / (1.0 + np.exp2(-z))).sum())
+        expected = float((counts / (1.0 + np.exp2(-(weights + offset)))).sum())
         new = min(max(expected / all_pairs, 1e-15), 0.5)
-        if abs(new - prior) <= 1e-6 * prior:
+        if abs(new - prior) <= 1e-7 * prior:
             return new
         prior = new
     return prior
@@ -931,6 +1029,7 @@ class Trainer:
             self.comparisons, batch.prepared, self.pairs.left, self.pairs.right, workers
         )
         self.say("compared", {"pairs": len(self.pairs), "random_pairs": self.u_pairs})
+        self._patterns: dict[int, tuple[LevelArray, FloatArray, int]] = {}
         self.counts = batch.counts_by_record()
         self.by_entity = False
         self.holders_in_pair = np.full(len(self.pairs), 2, dtype=np.int8)
@@ -965,14 +1064,16 @@ class Trainer:
         m_sessions = [0] * len(self.comparisons)
         sessions: list[dict[str, Any]] = []
         for r, rule in enumerate(self.config.blocking):
-            in_rule = (self.pairs.rules & np.uint32(1 << r)) != 0
-            if not in_rule.any():
-                continue
             blocked_fields = rule.fields()
             active = [not (set(c.fields) & blocked_fields) for c in self.comparisons]
             if not any(active):
                 continue
-            patterns, counts = _patterns(self.levels[in_rule], active)
+            if r not in self._patterns:  # levels never change between fits: count them once
+                in_rule = (self.pairs.rules & np.uint32(1 << r)) != 0
+                self._patterns[r] = (*_patterns(self.levels[in_rule], active), int(in_rule.sum()))
+            patterns, counts, in_rule_count = self._patterns[r]
+            if not in_rule_count:
+                continue
             start = self.m or [_initial_m(len(c.levels)) for c in self.comparisons]
             result = expectation_maximisation(
                 patterns, counts, start, u, active, refine_u=self.config.refine_u,
@@ -982,7 +1083,7 @@ class Trainer:
                 if on:
                     m_sums[c] += result.m[c]
                     m_sessions[c] += 1
-            sessions.append({"rule": rule.name, "pairs": int(in_rule.sum()),
+            sessions.append({"rule": rule.name, "pairs": in_rule_count,
                              "matches": round(result.prior, 4), "iterations": result.iterations,
                              "converged": result.converged})  # fmt: skip
         m = [
@@ -1152,6 +1253,18 @@ class Matcher:
             )  # fmt: skip
         found.sort(key=lambda match: (-match.weight, match.record_id))
         return found
+
+    def best_by_cluster(
+        self, matches: Sequence[Match], cluster_of: Callable[[str], str | None]
+    ) -> list[tuple[str, Match]]:
+        """The best match per cluster (golden record), best first: an index of source records
+        returns several records of one customer, and the decision is about the customer."""
+        best: dict[str, Match] = {}
+        for match in matches:
+            cluster = cluster_of(match.record_id)
+            if cluster is not None and cluster not in best:
+                best[cluster] = match  # matches come best first
+        return sorted(best.items(), key=lambda item: (-item[1].weight, item[0]))
 
     def decide(self, matches: Sequence[Match]) -> tuple[Decision, Match | None]:
         """``link`` / ``review`` / ``new`` from the best match and the configured thresholds."""

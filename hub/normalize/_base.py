@@ -111,7 +111,15 @@ def normalize_text(value: str | None) -> str | None:
     >>> normalize_text("  Ｈｕａｗｅｉ\u3000技术  ")
     'Huawei 技术'
     """
+    if type(value) is str:
+        return _normalize_str(value)
     return cleaned_text(value, "text")
+
+
+@lru_cache(maxsize=1 << 14)
+def _normalize_str(value: str) -> str | None:
+    # Cities, titles, company names: the same few texts on record after record.
+    return clean(value) or None
 
 
 # Latin letters that carry no combining mark to strip but still differ from their ASCII spelling.

@@ -68,6 +68,10 @@ def normalize_email(value: str | None) -> str | None:
     """
     if type(value) is str and (plain := _plain_email(value)) is not None:
         return plain
+    return _full_email(value)
+
+
+def _full_email(value: str | None) -> str | None:
     text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None

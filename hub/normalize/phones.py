@@ -71,7 +71,7 @@ _CN_MOBILE_POSSIBLE = 11 in _CN.general_desc.possible_length  # type: ignore[uni
 
 
 def _plain_cn_mobile(value: str, region: str) -> str | None:
-    if region not in ("CN", "cn") or not _CN_MOBILE_POSSIBLE:
+    if (region != "CN" and region.upper() != "CN") or not _CN_MOBILE_POSSIBLE:
         return None
     match = _PLAIN_CN_MOBILE.fullmatch(value.strip())
     if match is None:
@@ -87,6 +87,10 @@ def normalize_phone(value: str | None, default_region: str = "CN") -> str | None
     """
     if type(value) is str and (plain := _plain_cn_mobile(value, default_region)) is not None:
         return plain
+    return _full_phone(value, default_region)
+
+
+def _full_phone(value: str | None, default_region: str) -> str | None:
     text = cleaned_text(value, _EXPECTED)
     if text is None:
         return None

@@ -33,7 +33,7 @@ hub:
   database_url: {db}
   default_region: CN
   batch_size: {batch}
-  write_lease_seconds: 2
+  write_lease_seconds: {lease}
 systems:
   erp:
     kind: csv
@@ -61,7 +61,9 @@ fields:
 """
 
 
-def world(tmp_path: Path, db_url: str, hubspot_url: str, records: int, batch: int) -> Path:
+def world(
+    tmp_path: Path, db_url: str, hubspot_url: str, records: int, batch: int, lease: float = 2
+) -> Path:
     (tmp_path / "erp").mkdir()
     rng = random.Random(5)
     lines = ["code,name,email,mobile,title,updated"]
@@ -77,7 +79,9 @@ def world(tmp_path: Path, db_url: str, hubspot_url: str, records: int, batch: in
     (tmp_path / "erp_contacts.yaml").write_text(MAPPING, encoding="utf-8")
     config = tmp_path / "huitong.yaml"
     config.write_text(
-        CONFIG.format(db=db_url, batch=batch, hubspot=hubspot_url, token=DEFAULT_TOKEN),
+        CONFIG.format(
+            db=db_url, batch=batch, hubspot=hubspot_url, token=DEFAULT_TOKEN, lease=lease
+        ),
         encoding="utf-8",
     )
     return config
@@ -142,7 +146,9 @@ def test_four_workers_on_postgresql_write_each_change_once(tmp_path: Path, pg_ur
     with emulator.serve():
         with sa.create_engine(pg_url).begin() as conn:  # this test's own tables: start empty
             conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        config = world(tmp_path, pg_url.replace("+psycopg", ""), str(emulator.url), records, 2000)
+        config = world(
+            tmp_path, pg_url.replace("+psycopg", ""), str(emulator.url), records, 2000, lease=60
+        )
         read = run(config, "sync", "--no-dispatch", timeout=600)
         assert read.returncode == 0, read.stdout + read.stderr
         workers = [

@@ -82,7 +82,24 @@ def test_refined_key_sub_blocks_an_oversized_block() -> None:
     """A switchboard shared by many is skipped; with the name as refinement, the two records of one
     person behind it still meet."""
     blocker = Blocker([rule("phone", ["phone_last8(phone)"], ["name(full_name)"])])
-    colleagues = "李娜 王芳 刘洋 陈静 杨磊 黄敏 赵强 吴军 周杰 徐涛 孙超 马明 朱刚 胡平 郭辉 何鹏".split()
+    colleagues = [
+        "李娜",
+        "王芳",
+        "刘洋",
+        "陈静",
+        "杨磊",
+        "黄敏",
+        "赵强",
+        "吴军",
+        "周杰",
+        "徐涛",
+        "孙超",
+        "马明",
+        "朱刚",
+        "胡平",
+        "郭辉",
+        "何鹏",
+    ]
     records = [{"phone": "+8675588886666", "full_name": name} for name in colleagues]
     records += [{"phone": "+8675588886666", "full_name": "张伟"},
                 {"phone": "+8675588886666", "full_name": "Zhang Wei"}]  # fmt: skip

@@ -50,7 +50,8 @@ def test_weak_link_does_not_chain_two_people_with_different_work_emails() -> Non
     # 0-1 and 2-3 are strong; 0-2 is a weak link (switchboard + company domain) above the link
     # threshold but far below what joining two different personal emails at one domain needs
     labels = clusters(COLLEAGUES, [(0, 1, 30.0), (2, 3, 30.0), (0, 2, 8.0)])
-    assert labels[0] == labels[1] and labels[2] == labels[3]
+    assert labels[0] == labels[1]
+    assert labels[2] == labels[3]
     assert labels[0] != labels[2]
 
 
@@ -113,7 +114,8 @@ def test_dedupe_keeps_colleagues_apart_and_honours_review_decisions(
     n = len(background)
     result = dedupe(records, config, ids=ids, workers=1)
     labels = result.labels
-    assert labels[n] == labels[n + 1] and labels[n + 2] == labels[n + 3]
+    assert labels[n] == labels[n + 1]
+    assert labels[n + 2] == labels[n + 3]
     assert labels[n] != labels[n + 2]
 
     decided = Constraints(cannot_link=[(ids[n], ids[n + 1])], must_link=[(ids[n], ids[n + 2])])

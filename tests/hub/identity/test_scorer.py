@@ -12,8 +12,8 @@ from hub.identity.clustering import dedupe
 from hub.identity.compare import ComparisonSpec
 from hub.identity.scorer import (
     EntityMatchConfig,
-    Matcher,
     MatchConfig,
+    Matcher,
     Scorer,
     ScorerModel,
     default_person_config,
@@ -29,7 +29,11 @@ FAST = {"u_sample_pairs": 30_000}
 def test_em_recovers_known_parameters() -> None:
     """Pairs drawn from a known two-class model: EM finds m and the match share again."""
     rng = np.random.default_rng(3)
-    true_m = [np.array([1.0, 0.85, 0.1, 0.05]), np.array([1.0, 0.7, 0.3]), np.array([1.0, 0.9, 0.1])]
+    true_m = [
+        np.array([1.0, 0.85, 0.1, 0.05]),
+        np.array([1.0, 0.7, 0.3]),
+        np.array([1.0, 0.9, 0.1]),
+    ]
     u = [np.array([1.0, 0.01, 0.09, 0.9]), np.array([1.0, 0.05, 0.95]), np.array([1.0, 0.2, 0.8])]
     n, share = 200_000, 0.15
     is_match = rng.random(n) < share
@@ -61,7 +65,8 @@ def test_dedupe_on_labelled_synthetic_crm(crm_people: tuple[list[dict[str, Any]]
     assert f1 >= 0.9, (precision, recall, f1)
     assert precision >= 0.95
     sessions = result.model.training["sessions"]
-    assert sessions and all(s["converged"] for s in sessions)
+    assert sessions
+    assert all(s["converged"] for s in sessions)
     # learned, not given: agreement weighs for, disagreement against
     name = next(c for c in result.model.comparisons if c.name == "name")
     assert name.weight(1) > 5 > 0 > name.weight(len(name.levels) - 1)
@@ -75,8 +80,15 @@ def _switchboard_people() -> list[dict[str, Any]]:
     for i in range(40):
         name = surnames[i % 20] + given[i % 10] + given[(i // 10 + 3) % 10]
         mobile = f"+86139{i:08d}"
-        records.append({"full_name": name, "phone": "+8675588886666", "mobile": mobile,
-                        "company_name": "深圳市腾达电子有限公司", "email": f"u{i}x@tengda.cn"})
+        records.append(
+            {
+                "full_name": name,
+                "phone": "+8675588886666",
+                "mobile": mobile,
+                "company_name": "深圳市腾达电子有限公司",
+                "email": f"u{i}x@tengda.cn",
+            }
+        )
         records.append({"full_name": name, "mobile": mobile, "city": "深圳"})
     return records  # fmt: skip
 
@@ -89,12 +101,13 @@ def test_shared_switchboard_weighs_less_than_a_personal_mobile(
     model = dedupe(records, config, workers=1).model
     scorer = Scorer(config, model)
 
-    def phone_weight(a: dict[str, Any], b: dict[str, Any]) -> float:
-        return scorer.score(scorer.prepare(a), scorer.prepare(b)).contributions["phone"]
+    def weight(a: dict[str, Any], b: dict[str, Any]) -> float:
+        return scorer.score(scorer.prepare(a), scorer.prepare(b)).weight
 
-    shared = phone_weight({"phone": "+8675588886666"}, {"phone": "+8675588886666"})
-    personal = phone_weight({"mobile": "+8613900000007"}, {"mobile": "+8613900000007"})
-    assert model.comparisons[2].tf_common["+8675588886666"] >= 30  # counted by person, not record
+    shared = weight({"phone": "+8675588886666"}, {"phone": "+8675588886666"})
+    personal = weight({"mobile": "+8613900000007"}, {"mobile": "+8613900000007"})
+    landline = next(c for c in model.comparisons if c.name == "landline")
+    assert landline.tf_common["+8675588886666"] >= 30  # holders counted by person, not by record
     assert personal - shared > 4  # bits: a switchboard says far less
     # two colleagues: switchboard, company and domain agree, names and mobiles differ → no link
     a, b = _switchboard_people()[0], _switchboard_people()[2]
@@ -137,10 +150,16 @@ def test_match_one_finds_the_stored_record(crm_people: tuple[list[dict[str, Any]
         if decision == "link" and best is not None:
             linked += 1
             correct += truth[int(best.record_id)] == truth[i]
-            assert best.levels and best.contributions
+            assert best.levels
+            assert best.contributions
         index.add(str(i), matcher.blocking_keys(incoming))
     assert linked > 150
     assert correct / linked > 0.97
+    # the decision is about customers: several stored records of one person count once
+    matches = matcher.match_one(records[0], index, lookup)
+    by_person = matcher.best_by_cluster(matches, lambda rid: f"person-{truth[int(rid)]}")
+    assert len(by_person) == len({truth[int(m.record_id)] for m in matches})
+    assert [m for _, m in by_person] == sorted((m for _, m in by_person), key=lambda m: -m.weight)
 
 
 def test_config_comparing_only_a_custom_identifier_and_birth_date() -> None:
