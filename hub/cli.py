@@ -62,6 +62,18 @@ app.add_typer(dlq_app, name="dlq")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
+
+@app.callback()
+def _logging() -> None:
+    """Logs are JSON lines on stderr, never on stdout (where results and --json go); the level is
+    HUITONG_LOG_LEVEL (WARNING by default; `serve` and `worker` log at INFO)."""
+    import os
+
+    from hub.observability import configure_logging
+
+    configure_logging(os.environ.get("HUITONG_LOG_LEVEL", "WARNING"))
+
+
 ConfigOption = Annotated[
     Path,
     typer.Option(

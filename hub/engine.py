@@ -31,7 +31,7 @@ from hub.errors import HuitongError
 from hub.golden import Survivorship
 from hub.ids import new_run_id
 from hub.model import Candidate, EntityType
-from hub.observability import Metrics
+from hub.observability import Metrics, bound_ids, get_logger
 from hub.outbox import WritePlanner
 from hub.ports import (
     Connector,
@@ -43,6 +43,8 @@ from hub.ports import (
     StoreTransaction,
 )
 from hub.settings import Settings
+
+log = get_logger(__name__)
 
 
 class RecordMapper(Protocol):
@@ -199,6 +201,8 @@ class SyncEngine:
         started = time.monotonic()
         kind = "full" if full else "incremental"
         self.store.start_run(run_id, kind, chosen, trigger)
+        with bound_ids(run_id=run_id):
+            log.info("run started", kind=kind, systems=chosen, trigger=trigger)
         summary = RunSummary(run_id, "running")
         applier = Applier(self.survivorship, run_id, self.planner)
         for system in chosen:
@@ -218,6 +222,11 @@ class SyncEngine:
             summary.status = "succeeded"
         error = "; ".join(f"{s}: {m}" for s, m in summary.failures.items()) or None
         self.store.finish_run(run_id, summary.status, error)
+        with bound_ids(run_id=run_id):
+            log.info("run finished", status=summary.status, seconds=round(summary.seconds, 3),
+                     counts=dict(summary.counts), failures=summary.failures)  # fmt: skip
+            for sample in summary.rejection_samples[:20]:
+                log.warning("record rejected", detail=sample)
         return summary
 
     def _sync_object(

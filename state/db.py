@@ -66,14 +66,15 @@ class WalCheckpointer:
     and syncs both before its commit returns: on a bulk import that is every batch, waiting on the
     disk. Here a thread of its own does it after each commit (``kick``) in PASSIVE mode, which
     blocks neither readers nor the writer; the copy and the sync then overlap the next batch's
-    work, while durability is what WAL with ``synchronous=NORMAL`` gives either way. Writers keep a
-    foreground checkpoint as a backstop at ``FOREGROUND_CHECKPOINT_PAGES``.
+    work, while durability is what WAL with ``synchronous=NORMAL`` gives either way. Commits that
+    come faster than ``every_seconds`` share one checkpoint. Writers keep a foreground checkpoint
+    as a backstop at ``FOREGROUND_CHECKPOINT_PAGES``.
     https://www.sqlite.org/wal.html#application_initiated_checkpoints
     """
 
-    def __init__(self, path: str, idle_seconds: float = 5.0) -> None:
+    def __init__(self, path: str, every_seconds: float = 0.5) -> None:
         self.path = path
-        self.idle_seconds = idle_seconds
+        self.every_seconds = every_seconds  # at most this often: many small commits, few syncs
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
@@ -92,7 +93,7 @@ class WalCheckpointer:
         conn: sqlite3.Connection | None = None
         try:
             while not self._stop.is_set():
-                self._wake.wait(self.idle_seconds)
+                self._wake.wait()
                 self._wake.clear()
                 if self._stop.is_set():
                     break
@@ -102,6 +103,7 @@ class WalCheckpointer:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     continue  # busy or gone: the writers' own checkpoints remain
+                self._stop.wait(self.every_seconds)
         finally:
             if conn is not None:
                 conn.close()

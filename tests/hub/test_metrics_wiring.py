@@ -32,3 +32,24 @@ def test_reads_writes_and_lag_are_counted(tmp_path: Path, db_url: str) -> None:
     assert b"huitong_records_written_total" in body
     assert content_type.startswith("text/plain")
     hub.close()
+
+
+def test_runs_log_json_lines_with_their_run_id(tmp_path: Path, db_url: str) -> None:
+    import io
+    import json
+
+    from hub.observability import configure_logging, reset_logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        hub = open_hub(setup(tmp_path, db_url))
+        summary = hub.engine().sync()
+        hub.close()
+    finally:
+        reset_logging()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    finished = [line for line in lines if line.get("event") == "run finished"]
+    assert finished
+    assert finished[0]["run_id"] == summary.run_id
+    assert finished[0]["status"] == summary.status
