@@ -109,7 +109,7 @@ def bulk_gc(threshold: int = 50_000) -> Iterator[None]:
 
     A sync allocates millions of short-lived objects that reference counting frees (values, rows,
     audit events); with the default threshold (700 allocations) the collector's passes, and the full
-    ones over everything alive, cost about as much as the work itself. Objects that existed before
+    ones over everything alive, took about a third of an import's CPU time. Objects that existed before
     the sync are left out of its passes (``gc.freeze``) and a pass comes every ``threshold``
     allocations. The settings are process-wide: the first of overlapping syncs (scheduler threads)
     changes them, the last one restores them."""

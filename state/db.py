@@ -37,7 +37,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA cache_size=-65536")
+            # 32 MiB of page cache holds the pages a bulk import keeps touching (B-tree interior
+            # pages, the growing end of each table); the rest comes from the OS's file cache.
+            # 64 MiB was no faster on a 100k-row import and added 36 MB to the peak RSS.
+            cursor.execute("PRAGMA cache_size=-32768")
             # Sorts and DISTINCT of the batch look-ups in memory, not in temporary files.
             cursor.execute("PRAGMA temp_store=MEMORY")
             # A WAL that grew during a large import is cut back to this size once checkpointed.
