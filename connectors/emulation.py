@@ -52,6 +52,11 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
 
+    def reseed(self, seed: int) -> None:
+        """Draw the random faults from ``seed`` from now on: a failing run fails the same way."""
+        self.seed = seed
+        self._random = random.Random(seed)
+
     def next_fault(self, path: str) -> FaultKind | None:
         if self.path_prefix and not path.startswith(self.path_prefix):
             return None

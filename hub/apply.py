@@ -7,20 +7,28 @@ changes nothing (its fingerprint is already stored); an older version than the o
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.audit import AuditEvent
 from hub.golden import GoldenRecord, StoredSource, Survivorship, diff
-from hub.identity.keys import MatchKey, keys_for
-from hub.identity.linker import decide
+from hub.identity.keys import STRONG, MatchKey, keys_for
+from hub.identity.linker import LinkDecision, decide
+from hub.identity.probabilistic import BatchMatching, load_matcher
 from hub.ids import new_canonical_id
-from hub.model import ENTITY_MODELS, Candidate
+from hub.model import ENTITY_MODELS, Candidate, EntityType
 from hub.outbox import WritePlanner
 from hub.ports import RecordRef, Rejection, StoreTransaction
+
+if TYPE_CHECKING:
+    from hub.identity.scorer import EntityMatchConfig, Matcher
+
+# A worker applies batches for hours: it looks again for a newly trained model this often.
+_MODEL_RECHECK_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -42,11 +50,30 @@ def _latest_per_ref(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 class Applier:
     def __init__(
-        self, survivorship: Survivorship, run_id: str | None, planner: WritePlanner | None = None
+        self,
+        survivorship: Survivorship,
+        run_id: str | None,
+        planner: WritePlanner | None = None,
+        match_config: Callable[[EntityType], EntityMatchConfig] | None = None,
+        named_by_others: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.survivorship = survivorship
         self.run_id = run_id
         self.planner = planner
+        # Probabilistic matching, once ``huitong dedupe`` has trained a model for the configuration.
+        self.match_config = match_config
+        self._matchers: dict[EntityType, tuple[float, Matcher | None]] = {}
+        # (system, object) pairs whose ids other objects carry (``same_as`` in the configuration).
+        self.named_by_others = named_by_others
+
+    def _matching(self, tx: StoreTransaction, entity: EntityType) -> BatchMatching | None:
+        if self.match_config is None:
+            return None
+        held = self._matchers.get(entity)
+        if held is None or time.monotonic() - held[0] > _MODEL_RECHECK_SECONDS:
+            held = (time.monotonic(), load_matcher(tx, self.match_config, entity))
+            self._matchers[entity] = held
+        return BatchMatching(tx, entity, held[1]) if held[1] is not None else None
 
     def apply(self, tx: StoreTransaction, candidates: Sequence[Candidate]) -> ApplyResult:
         result = ApplyResult()
@@ -74,17 +101,42 @@ class Applier:
         if not todo:
             return result
 
-        ref_targets = tx.xref_lookup(ref for c in todo for ref in c.refs.values())
+        ref_targets = tx.xref_lookup(ref for c in todo for ref in (*c.refs.values(), *c.same_as))
         keys_of: dict[str, list[MatchKey]] = {
-            c.ref.external_id: keys_for(entity, c.values) for c in todo if not c.deleted
+            c.ref.external_id: keys_for(entity, c.values)
+            + [MatchKey("xid", str(other), STRONG) for other in c.same_as]
+            for c in todo
+            if not c.deleted
         }
+        # A record that others name by id (``same_as``) looks for them: they may have come first.
+        named = (system, obj) in self.named_by_others
         wanted = {k.key for ext, keys in keys_of.items() if ext not in existing for k in keys}
+        if named:
+            wanted.update(f"xid:{c.ref}" for c in todo if c.ref.external_id not in existing)
         db_clusters = tx.clusters_for_keys(entity, wanted) if wanted else {}
         # Records the hub itself created in this system are in the xref before their first read.
         unseen = [c.ref.external_id for c in todo if c.ref.external_id not in existing]
         written_here = tx.xref_refs(system, obj, unseen) if unseen and self.planner else {}
         cluster_ids = {s.canonical_id for s in existing.values()} | set(written_here.values())
         cluster_ids.update(cid for cids in db_clusters.values() for cid in cids)
+        cluster_ids.update(ref_targets[o] for c in todo for o in c.same_as if o in ref_targets)
+        matching = self._matching(tx, entity)
+        kept_apart: dict[str, set[str]] = {}
+        if matching is not None:
+            to_match = {
+                str(c.ref): c.values
+                for c in todo
+                if not c.deleted
+                and c.ref.external_id not in existing
+                and c.ref.external_id not in written_here
+            }
+            cluster_ids.update(matching.prefetch(to_match))
+            for kind, a, b in tx.constraints(to_match):
+                if kind == "cannot_link":
+                    kept_apart.setdefault(a, set()).add(b)
+                    kept_apart.setdefault(b, set()).add(a)
+        # Pairs for a person: (canonical ids, their source records, probability, weight, detail).
+        reviews: list[tuple[tuple[str, str], tuple[str, str], float, float, dict[str, Any]]] = []
         sources = tx.sources_of(cluster_ids)
         goldens = tx.goldens(cluster_ids)
         overlay: dict[str, set[str]] = {}
@@ -97,6 +149,7 @@ class Applier:
         new_sources, changed_sources = collected.new_sources, collected.changed_sources
         new_goldens, changed_goldens = collected.new_goldens, collected.changed_goldens
         links, key_entries, events = collected.links, collected.key_entries, collected.events
+        index_entries: list[tuple[StoredSource, Sequence[str]]] = []
 
         def cluster_values(cid: str) -> dict[str, Any]:
             golden = goldens.get(cid)
@@ -132,15 +185,34 @@ class Applier:
                 link_reason = {"rule": "written", "detail": "created in this system by the hub"}
             else:
                 keys = keys_of.get(c.ref.external_id, [])
+                hint = next((o for o in c.same_as if o in ref_targets), None)
+                lookup = [*keys, MatchKey("xid", str(c.ref), STRONG)] if named else keys
                 merged = {}
-                for k in keys:
+                for k in lookup:
                     name = k.key
                     found_db, found_here = db_clusters.get(name), overlay.get(name)
                     if found_db and found_here:
                         merged[name] = found_db | found_here
                     else:
                         merged[name] = set(found_db or found_here or ())
-                decision = decide(entity, values, keys, merged, cluster_values)
+                if hint is not None:  # another system's id says which customer: no keys needed
+                    decision = LinkDecision(
+                        ref_targets[hint], {"rule": "id_hint", "hint": str(hint)}
+                    )
+                else:
+                    decision = decide(entity, values, lookup, merged, cluster_values)
+                queued = None
+                if decision.canonical_id is None and not c.deleted and matching is not None:
+                    apart = kept_apart.get(str(c.ref), set())
+                    scored = matching.decide(str(c.ref), values, cluster_values, apart.__contains__)
+                    if scored.decision == "link":
+                        decision = LinkDecision(scored.canonical_id, scored.reason)
+                    elif scored.decision == "review" and scored.match is not None:
+                        queued = (scored.canonical_id or "", scored.match, scored.reason)
+                        decision.reason["review"] = {
+                            "candidate": scored.canonical_id,
+                            "probability": round(scored.match.probability, 6),
+                        }
                 if (
                     decision.canonical_id is None
                     and not c.deleted
@@ -148,9 +220,23 @@ class Applier:
                 ):
                     # A new golden record of this one source: most records of a first import. The
                     # general path below would reach the same result through its comparisons.
-                    self._create(
+                    created = self._create(
                         c, values, refs, keys, decision.reason, now, result, collected, overlay
                     )
+                    if matching is not None:
+                        index_entries.append(
+                            (created, matching.add_record(str(c.ref), created.canonical_id, values))
+                        )
+                    if queued is not None:
+                        candidate, match, reason = queued
+                        pair_detail = {
+                            "levels": reason["levels"],
+                            "contributions": reason["contributions"],
+                        }
+                        if "conflict" in reason:
+                            pair_detail["conflict"] = reason["conflict"]
+                        reviews.append(((created.canonical_id, candidate), (str(c.ref), match.record_id),
+                                        match.probability, match.weight, pair_detail))  # fmt: skip
                     continue
                 if decision.canonical_id is None:
                     cid = new_canonical_id(ENTITY_MODELS[entity].id_prefix)
@@ -160,6 +246,14 @@ class Applier:
                 else:
                     cid = decision.canonical_id
                     result.counts["linked"] += 1
+                    for other in decision.reason.get("also_matched", ()):
+                        # The record's keys point at two golden records: the linker chose one, a
+                        # person decides whether the other is the same customer.
+                        theirs = sources.get(other)
+                        if theirs:
+                            shared = sorted(k for k, cids in merged.items() if other in cids)
+                            reviews.append(((cid, other), (str(c.ref), str(theirs[0].ref)), 1.0,
+                                            0.0, {"rule": "deterministic", "keys": shared}))  # fmt: skip
                 link_reason = decision.reason
                 links.append((c.ref, cid, decision.reason))
             times = _field_times(c, values, held)
@@ -204,6 +298,13 @@ class Applier:
                 if cid not in new_goldens:
                     changed_goldens[cid] = golden
             (changed_sources if held else new_sources).append(source)
+            if matching is not None:
+                if c.deleted:
+                    index_entries.append((source, []))
+                elif held is None:
+                    index_entries.append((source, matching.add_record(str(c.ref), cid, values)))
+                else:
+                    index_entries.append((source, matching.keys(str(c.ref), values)))
             if not c.deleted:
                 mine = keys_of.get(c.ref.external_id, [])
                 key_entries.append((source, mine))
@@ -267,6 +368,12 @@ class Applier:
         tx.insert_sources(new_sources)
         tx.update_sources(changed_sources)
         tx.replace_keys(key_entries)
+        if matching is not None:
+            tx.replace_blocking_keys(index_entries)
+        for pair, pair_sources, probability, weight, detail in reviews:
+            if tx.add_review(entity, pair, pair_sources, probability, weight, detail, "incremental",
+                             self.run_id):  # fmt: skip
+                result.counts["review_queued"] += 1
         tx.add_xrefs(links, self.run_id)
         tx.save_goldens(list(new_goldens.values()), list(changed_goldens.values()))
         tx.append_audit(events)
@@ -289,16 +396,19 @@ class Applier:
         result: ApplyResult,
         collected: _Collected,
         overlay: dict[str, set[str]],
-    ) -> None:
+    ) -> StoredSource:
         """A golden record made of ``c`` alone: its values, each from ``c``, and one event."""
         entity = c.entity_type
         cid = new_canonical_id(ENTITY_MODELS[entity].id_prefix)
+        # Without per-field times every value changed when the record did: held as the store reads
+        # it back, with no times (``StoredSource.changed_at`` falls back to ``modified_at``).
+        times = _field_times(c, values, None) if c.field_times else {}
         source = StoredSource(
             c.ref,
             entity,
             cid,
             values,
-            _field_times(c, values, None),
+            times,
             c.modified_at,
             c.fingerprint,
             False,
@@ -334,6 +444,7 @@ class Applier:
                 now,
             )
         )
+        return source
 
 
 @dataclass(slots=True)

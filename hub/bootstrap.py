@@ -14,7 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,30 @@ ConnectorFactory = Callable[[str, Mapping[str, Any], Mapping[str, SecretStr], Pa
 
 
 @cache
+def _connector_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group="huitong.connectors")}
+
+
+def installed_connector_kinds() -> list[str]:
+    """The connector kinds installed, by entry point name, without importing any of them."""
+    return sorted(_connector_entry_points())
+
+
+@cache
+def connector_factory(kind: str) -> ConnectorFactory | None:
+    """The factory of one connector kind, importing only that connector's package: a hub that
+    syncs CSV files does not load every CRM's SDK (tens of MB of memory per process)."""
+    ep = _connector_entry_points().get(kind)
+    return None if ep is None else ep.load()
+
+
 def connector_factories() -> dict[str, ConnectorFactory]:
+    """Every installed connector's factory (imports them all)."""
     found: dict[str, ConnectorFactory] = {}
-    for ep in entry_points(group="huitong.connectors"):
-        found[ep.name] = ep.load()
+    for kind in installed_connector_kinds():
+        factory = connector_factory(kind)
+        if factory is not None:
+            found[kind] = factory
     return found
 
 
@@ -118,24 +138,32 @@ def build_mappers(settings: Settings, base: Path) -> dict[tuple[str, str], Mappe
                     f"systems.{system}.objects.{obj}.mapping: {p}" for p in exc.problems
                 )
                 continue
-            mappers[(system, obj)] = Mapper(
-                spec, settings.custom_fields, settings.hub.default_region, settings.hub.timezone
-            )
+            same_as = [(h.field, h.system, h.object, h.transform) for h in obj_settings.same_as]
+            try:
+                mappers[(system, obj)] = Mapper(
+                    spec,
+                    settings.custom_fields,
+                    settings.hub.default_region,
+                    settings.hub.timezone,
+                    same_as,
+                )
+            except ValueError as exc:
+                problems.append(f"systems.{system}.objects.{obj}.same_as: {exc}")
     if problems:
         raise ConfigError(problems)
     return mappers
 
 
 def build_connectors(settings: Settings, base: Path) -> dict[str, Connector]:
-    factories = connector_factories()
     connectors: dict[str, Connector] = {}
     problems: list[str] = []
     for system, sys_settings in settings.systems.items():
-        factory = factories.get(sys_settings.kind)
+        # Only the kinds the configuration uses are imported.
+        factory = connector_factory(sys_settings.kind)
         if factory is None:
             problems.append(
                 f"systems.{system}.kind: unknown connector {sys_settings.kind!r} "
-                f"(installed: {', '.join(sorted(factories)) or 'none'})"
+                f"(installed: {', '.join(installed_connector_kinds()) or 'none'})"
             )
             continue
         try:

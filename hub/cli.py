@@ -289,6 +289,16 @@ def status(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fa
         out.print(f"golden {etype}: {count:,}")
     for cur in info["cursors"]:
         out.print(f"cursor {cur['system']}/{cur['object']}: updated {cur['updated_at']}")
+    if info["matching"]:
+        for etype, model in info["matching"].items():
+            out.print(
+                f"matching {etype}: scored (model of {model['trained_on_records']:,} records, "
+                f"{model['model_trained_at'][:19]})"
+            )
+    else:
+        out.print("matching: deterministic keys only (`huitong dedupe` trains the scorer)")
+    if info["reviews_open"]:
+        out.print(f"reviews open: {info['reviews_open']:,} (`huitong review list`)")
     if info["last_run"]:
         r = info["last_run"]
         out.print(f"last run {r['id']} ({r['kind']}) {r['status']} at {r['started_at']}")
@@ -614,7 +624,7 @@ def _identity_action(config: Path, action: Any) -> Any:
         err.print(f"[red]✗[/red] {exc}")
         raise typer.Exit(
             EXIT_NOT_FOUND
-            if "no golden record" in str(exc) or "not linked" in str(exc)
+            if any(text in str(exc) for text in ("no golden record", "not linked", "no review"))
             else EXIT_CONFIG
         ) from None
     hub.close()
@@ -934,6 +944,14 @@ def dlq_discard(
 ) -> None:
     """Give up on dead letters for good; audited, and kept for the record."""
     _dlq_act(config, item_ids, "discard", queue)
+
+
+# The identity commands live in their own module; registered here so `huitong --help` lists them.
+from hub.cli_identity import dedupe as _dedupe  # noqa: E402
+from hub.cli_identity import review_app  # noqa: E402
+
+app.command("dedupe")(_dedupe)
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:  # pragma: no cover - console entry

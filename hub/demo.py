@@ -67,16 +67,27 @@ def generate(customers: int, seed: int = 20261122) -> tuple[list[Company], list[
     data = yaml.safe_load((ASSETS / "seed.yaml").read_text(encoding="utf-8"))
     rng = random.Random(seed)
     companies: list[Company] = []
-    for i in range(max(customers // 5, 4)):
-        city = tuple(rng.choice(data["cities"]))
-        if rng.random() < 0.8:
-            core_cn, slug = rng.choice(data["company_cores"])
-            core_cn = f"{city[0]}{core_cn}" if i >= len(data["company_cores"]) else core_cn
+    # One company per name and city: two registered companies never share a name in one city, and
+    # the matcher rightly takes two records so named for one customer.
+    taken: set[tuple[str, str]] = set()
+    for i in range(max(customers // 8, 4)):
+        while True:
+            city = tuple(rng.choice(data["cities"]))
+            chinese = rng.random() >= 0.2
+            pool = data["company_cores"] if chinese else data["latin_company_cores"]
+            pick = rng.choice(pool)
+            name_key = (city[0], pick[0] if chinese else pick)
+            if name_key not in taken:
+                taken.add(name_key)
+                break
+        if chinese:
+            core_cn, slug = pick
+            core_cn = f"{city[0]}{core_cn}"
             name_cn = core_cn + rng.choice(data["legal_forms_cn"])
             name_en = f"{_pinyin(core_cn).title()} {rng.choice(data['legal_forms_en'])}"
             domain = f"{slug}{i}.com.cn"
         else:
-            core = rng.choice(data["latin_company_cores"])
+            core = pick
             name_en = f"{core} {city[1]} {rng.choice(data['legal_forms_en'])}"
             name_cn = f"{core}（{city[0]}）有限公司"
             domain = f"{core.lower()}{i}.com"

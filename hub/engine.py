@@ -12,6 +12,7 @@ import gc
 import itertools
 import math
 import pickle
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -88,6 +89,17 @@ class MappedChunk:
     candidates: list[Candidate]
     rejections: list[Rejection]  # the connector's, then the mapping's
     external_ids: list[str] = field(default_factory=list)  # every id read, when asked for
+
+
+@dataclass(slots=True)
+class _Applied:
+    """What a batch applied in a transaction still open tells the outside once it commits."""
+
+    read: int
+    records: int
+    newest: datetime | None
+    rejections: list[Rejection]
+    counts: Counter[str]
 
 
 def batched(
@@ -204,7 +216,13 @@ class SyncEngine:
         with bound_ids(run_id=run_id):
             log.info("run started", kind=kind, systems=chosen, trigger=trigger)
         summary = RunSummary(run_id, "running")
-        applier = Applier(self.survivorship, run_id, self.planner)
+        applier = Applier(
+            self.survivorship,
+            run_id,
+            self.planner,
+            self.settings.match.for_entity,
+            self.settings.named_by_others(),
+        )
         for system in chosen:
             try:
                 for obj in self.readable_objects(system):
@@ -245,35 +263,96 @@ class SyncEngine:
             since = None if full else tx.cursor(system, obj)
         task = f"{system}/{obj}"
         self.reporter.started(task)
-        for mapped in self._mapped(connector, key, since, seen is not None):
-            if seen is not None:
-                seen.update(mapped.external_ids)
-            rejections = mapped.rejections
-            with self.store.transaction() as tx:
-                result = applier.apply(tx, mapped.candidates)
-                tx.add_errors(applier.run_id or "", "rejected", rejections)
-                tx.add_errors(applier.run_id or "", "warning", result.warnings)
-                counts = Counter(result.counts)
-                counts["read"] += mapped.records
-                counts["rejected"] += len(rejections)
-                counts["warnings"] += len(result.warnings)
-                tx.bump_run(applier.run_id or "", dict(counts))
-                if mapped.cursor is not None:
-                    tx.set_cursor(system, obj, mapped.cursor, applier.run_id)
-            summary.counts.update(counts)
-            if self.metrics is not None and mapped.records:
-                self.metrics.records_read.labels(system, obj).inc(mapped.records)
-                if mapped.newest is not None:
-                    self.metrics.sync_lag.labels(system).set(
-                        max(0.0, time.time() - mapped.newest.timestamp())
-                    )
-            if rejections:
-                connector.report_rejections(obj, rejections)
-                summary.rejection_samples.extend(
-                    str(r) for r in rejections[: 20 - len(summary.rejection_samples)]
-                )
-            self.reporter.advanced(task, mapped.read)
+        # Consecutive batches share one transaction up to ``transaction_records`` records or
+        # ``transaction_seconds``: each commit writes every index page its batches touched, and the
+        # match-key index is touched all over, so on a large import fewer commits write several
+        # times less. Only for a connector whose read is self-contained (``reads_in_worker``: local
+        # files, nothing shared): an API connector's read may itself write to the database (shared
+        # rate budgets), which an open SQLite write transaction would block. What a batch tells
+        # the outside (counts, metrics, reject files, progress) waits for its commit.
+        limits = self.settings.hub
+        grouped = reads_in_worker(connector)
+        stack: contextlib.ExitStack | None = None
+        open_tx: StoreTransaction | None = None
+        opened, held = 0.0, 0
+        applied: list[_Applied] = []
+        try:
+            for mapped in self._mapped(connector, key, since, seen is not None):
+                if seen is not None:
+                    seen.update(mapped.external_ids)
+                if open_tx is None:
+                    stack = contextlib.ExitStack()
+                    open_tx = stack.enter_context(self.store.transaction())
+                    opened, held = time.monotonic(), 0
+                applied.append(self._apply_batch(open_tx, applier, system, obj, mapped))
+                held += mapped.read
+                if (
+                    not grouped
+                    or held >= limits.transaction_records
+                    or time.monotonic() - opened >= limits.transaction_seconds
+                ):
+                    open_tx = None
+                    assert stack is not None
+                    stack.close()  # commits
+                    self._settle(connector, system, obj, task, applied, summary)
+                    applied = []
+            if open_tx is not None:
+                open_tx = None
+                assert stack is not None
+                stack.close()
+                self._settle(connector, system, obj, task, applied, summary)
+        except BaseException:
+            if open_tx is not None and stack is not None:
+                stack.__exit__(*sys.exc_info())  # rolls the open transaction back
+            raise
         self.reporter.finished(task)
+
+    def _apply_batch(
+        self,
+        tx: StoreTransaction,
+        applier: Applier,
+        system: str,
+        obj: str,
+        mapped: MappedChunk,
+    ) -> _Applied:
+        """Apply one batch in ``tx``: its changes, record errors, the run's counters and cursor."""
+        rejections = mapped.rejections
+        result = applier.apply(tx, mapped.candidates)
+        tx.add_errors(applier.run_id or "", "rejected", rejections)
+        tx.add_errors(applier.run_id or "", "warning", result.warnings)
+        counts = Counter(result.counts)
+        counts["read"] += mapped.records
+        counts["rejected"] += len(rejections)
+        counts["warnings"] += len(result.warnings)
+        tx.bump_run(applier.run_id or "", dict(counts))
+        if mapped.cursor is not None:
+            tx.set_cursor(system, obj, mapped.cursor, applier.run_id)
+        return _Applied(mapped.read, mapped.records, mapped.newest, rejections, counts)
+
+    def _settle(
+        self,
+        connector: Connector,
+        system: str,
+        obj: str,
+        task: str,
+        applied: Sequence[_Applied],
+        summary: RunSummary,
+    ) -> None:
+        """Batches whose transaction committed: count them, report them, file their rejections."""
+        for batch in applied:
+            summary.counts.update(batch.counts)
+            if self.metrics is not None and batch.records:
+                self.metrics.records_read.labels(system, obj).inc(batch.records)
+                if batch.newest is not None:
+                    self.metrics.sync_lag.labels(system).set(
+                        max(0.0, time.time() - batch.newest.timestamp())
+                    )
+            if batch.rejections:
+                connector.report_rejections(obj, batch.rejections)
+                summary.rejection_samples.extend(
+                    str(r) for r in batch.rejections[: 20 - len(summary.rejection_samples)]
+                )
+            self.reporter.advanced(task, batch.read)
 
     def _mapped(
         self, connector: Connector, key: tuple[str, str], since: str | None, want_ids: bool
@@ -311,18 +390,13 @@ class SyncEngine:
 
 _worker_mappers: dict[tuple[str, str], RecordMapper] = {}
 
-# Connector kinds known to read local files only and to hold nothing but their settings, for
-# connectors that do not say (``reads_in_worker``) themselves.
-_READS_ANYWHERE = frozenset({"csv"})
-
 
 def reads_in_worker(connector: Connector) -> bool:
     """Whether ``connector``'s read may run in a worker process, on a pickled copy: it holds no
-    live client, lock or pacing state that must stay shared with this process."""
-    declared = getattr(connector, "reads_in_worker", None)
-    if declared is not None:
-        return bool(declared)
-    return getattr(connector, "kind", None) in _READS_ANYWHERE
+    live client, lock or pacing state that must stay shared with this process. A connector says
+    so itself (``reads_in_worker = True``, see ``hub.ports.ReadsInWorker``); one that does not
+    reads here."""
+    return bool(getattr(connector, "reads_in_worker", False))
 
 
 def init_map_worker(mappers: Mapping[tuple[str, str], RecordMapper]) -> None:

@@ -33,12 +33,21 @@ def status(store: Any) -> dict[str, Any]:
     with store.transaction() as tx:
         goldens = tx.count_goldens()
         cursors = tx.cursors()
+        models = tx.match_models_trained()
+        reviews = tx.count_reviews()
     last = store.runs(1)
     return {
         "database": store.describe(),
         "golden_records": goldens,
         "cursors": cursors,
         "last_run": run_to_dict(last[0]) if last else None,
+        # Entity types scored probabilistically (a model trained by `huitong dedupe`); the others
+        # are matched on deterministic keys only.
+        "matching": {
+            entity: {"model_trained_at": at.isoformat(), "trained_on_records": n}
+            for entity, (at, n) in sorted(models.items())
+        },
+        "reviews_open": reviews.get("open", 0),
     }
 
 
@@ -151,9 +160,28 @@ def render(console: Console, data: dict[str, Any]) -> None:
                 f"      {mark} {escape(str(c['value']))}  [dim]{c['source']} @ {c['changed_at'][:19]}{gone}[/dim]"
             )
     for link in data["links"]:
-        reason = link["reason"]
-        if reason.get("rule") == "new":
-            why = "first record of this entity"
-        else:
-            why = f"{reason.get('rule')}: " + ", ".join(reason.get("keys", []))
-        console.print(f"  linked {link['source']} — {escape(why)}")
+        console.print(f"  linked {link['source']} — {escape(describe_link(link['reason']))}")
+
+
+def describe_link(reason: dict[str, Any]) -> str:
+    """One line on what made a link: the keys, the hint, or the score and what each field brought."""
+    rule = reason.get("rule")
+    if rule == "new":
+        why = "first record of this entity"
+        if "review" in reason:
+            queued = reason["review"]
+            why += (
+                f"; near {queued['candidate']} (p={queued['probability']:.3f}), queued for review"
+            )
+        return why
+    if rule in ("probabilistic", "review", "dedupe") and "probability" in reason:
+        fields = ", ".join(
+            f"{name} {reason.get('levels', {}).get(name, '')} {weight:+.1f}"
+            for name, weight in sorted(
+                reason.get("contributions", {}).items(), key=lambda item: -abs(item[1])
+            )
+        )
+        return f"{rule} (p={reason['probability']:.4f}, matched {reason.get('matched')}): {fields}"
+    if rule == "id_hint":
+        return f"id hint: carries {reason.get('hint')}"
+    return f"{rule}: " + ", ".join(reason.get("keys", []))

@@ -382,3 +382,6 @@ class Candidate:
     issues: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
+    # Records of other systems this one names as the same customer (a HubSpot contact's Salesforce
+    # id): linked to whatever those are linked to.
+    same_as: list[RecordRef] = field(default_factory=list)

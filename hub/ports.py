@@ -43,6 +43,14 @@ class RecordRef:
     def __str__(self) -> str:
         return f"{self.system}/{self.object}/{self.external_id}"
 
+    @classmethod
+    def parse(cls, text: str) -> RecordRef:
+        """The inverse of ``str``: ``system/object/external-id`` (the id may hold slashes)."""
+        parts = text.split("/", 2)
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"{text!r} is not system/object/external-id")
+        return cls(*parts)
+
 
 @dataclass(slots=True)
 class SourceRecord:
@@ -160,6 +168,15 @@ class Connector(Protocol):
         ...
 
 
+class ReadsInWorker(Protocol):
+    """A connector whose ``read`` may run in another process on a pickled copy of it (it reads
+    local files and holds nothing but its settings: no live client, lock or shared pacing). The
+    engine then reads and maps there while this process matches and writes. Optional: a
+    connector without the attribute reads in the hub's own process."""
+
+    reads_in_worker: ClassVar[bool]
+
+
 @runtime_checkable
 class Merging(Protocol):
     """A connector whose API merges two records (HubSpot's merge endpoint)."""
@@ -191,6 +208,28 @@ class NullReporter:
 
     def message(self, text: str) -> None:
         return None
+
+
+@dataclass(slots=True)
+class ReviewRow:
+    """A pair of golden records the matcher could not decide on: a person links or rejects it."""
+
+    id: int
+    entity_type: EntityType
+    a: str
+    b: str
+    a_source: str  # the source record of ``a`` the score is about (system/object/id)
+    b_source: str
+    probability: float
+    weight: float
+    detail: dict[str, Any]  # levels and contributions per compared field
+    origin: str  # incremental | dedupe
+    status: str  # open | linked | rejected | stale
+    created_at: datetime
+    run_id: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
 
 
 class StoreTransaction(Protocol):
@@ -250,3 +289,33 @@ class StoreTransaction(Protocol):
     def add_errors(self, run_id: str, severity: str, rejections: Sequence[Rejection]) -> None: ...
 
     def bump_run(self, run_id: str, counts: dict[str, int]) -> None: ...
+
+    # --- probabilistic matching (state/matching_store.py) ---
+
+    def blocking_members(
+        self, entity: EntityType, keys: Iterable[str], max_block: int
+    ) -> dict[str, list[tuple[str, str]]]: ...
+
+    def replace_blocking_keys(
+        self, entries: Sequence[tuple[StoredSource, Sequence[str]]]
+    ) -> None: ...
+
+    def source_values(
+        self, source_keys: Iterable[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]: ...
+
+    def match_model(self, entity: EntityType) -> tuple[str, str] | None: ...
+
+    def add_review(
+        self,
+        entity: EntityType,
+        pair: tuple[str, str],
+        sources: tuple[str, str],
+        probability: float,
+        weight: float,
+        detail: dict[str, Any],
+        origin: str,
+        run_id: str | None,
+    ) -> bool: ...
+
+    def constraints(self, ids: Iterable[str]) -> list[tuple[str, str, str]]: ...

@@ -57,6 +57,8 @@ class Reconciler:
             Survivorship(self.settings.survivorship, self.settings.system_priority()),
             run_id,
             self.planner,
+            self.settings.match.for_entity,
+            self.settings.named_by_others(),
         )
         report: dict[str, Any] = {"systems": {}, "needs_a_person": []}
         for system in chosen:

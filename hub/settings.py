@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import (
@@ -29,6 +29,9 @@ from pydantic import (
 
 from hub.errors import ConfigError
 from hub.model import ENTITY_MODELS, CustomFieldType, EntityType
+
+if TYPE_CHECKING:
+    from hub.identity.scorer import EntityMatchConfig
 
 RuleName = Literal["priority", "latest", "most_complete", "most_frequent"]
 
@@ -56,12 +59,23 @@ class SurvivorshipSettings(Strict):
         )
 
 
+class SameAsSettings(Strict):
+    """A column that carries the id of the same customer's record in another system (a HubSpot
+    contact's Salesforce id, an ERP partner's CRM id): the strongest evidence there is."""
+
+    field: str = Field(description="the column (source field) holding the other system's id")
+    system: str = Field(description="the configured system that id belongs to")
+    object: str = Field(description="that system's object")
+    transform: str | None = Field(default=None, description="e.g. salesforce_id18")
+
+
 class ObjectSettings(Strict):
     """One object of one system: which mapping spec reads and writes it."""
 
     mapping: str = Field(description="a mapping file (relative to the config) or a built-in name")
     enabled: bool = True
     direction: Literal["read", "write", "both"] = "read"
+    same_as: list[SameAsSettings] = []
 
 
 WebhookScheme = Literal[
@@ -179,10 +193,54 @@ class ScheduleSettings(Strict):
 
 
 class MatchSettings(Strict):
-    """Thresholds for the probabilistic matcher (used once identity grows beyond deterministic keys)."""
+    """Probabilistic matching (``hub/identity/``): the two thresholds, as probabilities, and per
+    entity type which fields are compared and how (``hub.identity.scorer.EntityMatchConfig``:
+    ``comparisons``, ``blocking``, ``strong_keys``, ...). A type not given uses its defaults; the
+    thresholds given here apply to every type."""
 
-    link_threshold: float = Field(default=0.92, ge=0, le=1)
-    review_threshold: float = Field(default=0.75, ge=0, le=1)
+    link_threshold: float | None = Field(default=None, gt=0, lt=1)
+    review_threshold: float | None = Field(default=None, gt=0, lt=1)
+    person: dict[str, Any] | None = None
+    company: dict[str, Any] | None = None
+    employee: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _sound(self) -> MatchSettings:
+        for entity in EntityType:
+            override = getattr(self, entity.value.lower())
+            if override is not None or self.link_threshold or self.review_threshold:
+                self.for_entity(entity)
+        return self
+
+    def for_entity(self, entity: EntityType) -> EntityMatchConfig:
+        from hub.identity import scorer  # numpy and the comparators: only when matching is used
+
+        override = getattr(self, entity.value.lower())
+        try:
+            config = (
+                scorer.EntityMatchConfig.model_validate(override)
+                if override is not None
+                else scorer.MatchConfig().for_entity(entity)
+            )
+        except ValidationError as exc:
+            raise ValueError(
+                "; ".join(
+                    f"{entity.value.lower()}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in exc.errors()
+                )
+            ) from None
+        update = {
+            name: value
+            for name, value in (("link", self.link_threshold), ("review", self.review_threshold))
+            if value is not None
+        }
+        if update:
+            config = config.model_copy(update=update)
+        if config.review > config.link:
+            raise ValueError(
+                f"review threshold {config.review} is above the link threshold {config.link}"
+            )
+        return config
 
 
 class HubSettings(Strict):
@@ -193,6 +251,15 @@ class HubSettings(Strict):
     # Processes that parse and normalise records while the main one matches and writes; 0 maps
     # in-process (best for small, frequent incremental runs).
     map_workers: int = Field(default=0, ge=0, le=64)
+    # Consecutive batches of a sync share one transaction until it holds this many records or has
+    # been open this long: fewer commits write far less on a large import (each commit writes every
+    # index page its batches touched), while other writers wait for the open one (SQLite has one
+    # writer at a time; on PostgreSQL the audit chain has one appender at a time).
+    # One second at most by default: a webhook delivery's insert, or a worker's apply, waits that
+    # long at worst while an import holds the transaction (a sender such as HubSpot gives up
+    # after a few seconds).
+    transaction_records: int = Field(default=50_000, gt=0, le=1_000_000)
+    transaction_seconds: float = Field(default=1.0, gt=0, le=600)
     # How long a dispatcher may hold claimed writes before another one takes them over (a dead
     # dispatcher's claims come back after this); longer than the slowest batch with its retries.
     write_lease_seconds: float = Field(default=120.0, gt=0)
@@ -248,6 +315,30 @@ class Settings(Strict):
                     f"{entity.value} custom fields shadow built-in fields: {sorted(clash)}"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _same_as_targets(self) -> Settings:
+        for name, system in self.systems.items():
+            for obj, settings in system.objects.items():
+                for i, hint in enumerate(settings.same_as):
+                    where = f"systems.{name}.objects.{obj}.same_as.{i}"
+                    target = self.systems.get(hint.system)
+                    if target is None:
+                        raise ValueError(f"{where}.system: no system {hint.system!r} is configured")
+                    if hint.object not in target.objects:
+                        raise ValueError(
+                            f"{where}.object: system {hint.system!r} has no object {hint.object!r}"
+                        )
+        return self
+
+    def named_by_others(self) -> frozenset[tuple[str, str]]:
+        """(system, object) pairs whose ids some object carries (``same_as``)."""
+        return frozenset(
+            (hint.system, hint.object)
+            for system in self.systems.values()
+            for settings in system.objects.values()
+            for hint in settings.same_as
+        )
 
     def system_priority(self) -> list[str]:
         """The default source order: the survivorship default's systems, then the rest as declared."""

@@ -43,9 +43,14 @@ survivorship:
   fields:
     Person.email: {rule: latest}
 
+# Records no shared key links are scored (Fellegi-Sunter, weights learned by `huitong dedupe`, which
+# also builds the blocking index; until then matching is deterministic). Thresholds are probabilities.
 match:
-  link_threshold: 0.92      # scores above: linked automatically
-  review_threshold: 0.75    # between the two: a person decides (huitong review)
+  link_threshold: 0.9       # at or above: linked automatically
+  review_threshold: 0.5     # between the two: a person decides (huitong review)
+  # person:                 # which fields are compared and how; see hub/identity/scorer.py
+  #   comparisons: [...]
+  #   blocking: [...]
 
 schedules: {}
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from hub.model import (
     to_json_value,
 )
 from hub.ports import RecordRef, Rejection, SourceRecord
+from mappings import transforms as tf
 from mappings.spec import FieldMap, MappingSpec
 
 _TRUE = {"1", "true", "yes", "y", "t", "是", "已删除", "deleted", "x"}
@@ -41,7 +42,13 @@ class Mapper:
         # Transforms are closures: a worker process rebuilds the mapper from its spec.
         return (
             Mapper,
-            (self.spec, {self.spec.entity: self.custom_types}, self.region, self.timezone),
+            (
+                self.spec,
+                {self.spec.entity: self.custom_types},
+                self.region,
+                self.timezone,
+                self.same_as_spec,
+            ),
         )
 
     def __init__(
@@ -50,15 +57,24 @@ class Mapper:
         custom_fields: Mapping[EntityType, Mapping[str, CustomFieldType]] | None = None,
         default_region: str = "CN",
         timezone: str = "Asia/Shanghai",
+        same_as: Sequence[tuple[str, str, str, str | None]] = (),
     ) -> None:
+        """``same_as``: (column, system, object, transform or None) of the columns that carry the
+        id of the same customer's record in another system (ValueError for an unknown transform)."""
         self.spec = spec
+        self.same_as_spec = list(same_as)
+        self._same_as = [
+            (column, system, obj, tf.resolve(transform).read if transform else None)
+            for column, system, obj, transform in same_as
+        ]
         self.model = ENTITY_MODELS[spec.entity]
         self.custom_types = dict((custom_fields or {}).get(spec.entity, {}))
         self.context = {"default_region": default_region, "timezone": timezone}
         self._direct = DirectValidation(self.model, self.context)
         self.region = default_region
         self.timezone = timezone
-        self._print = spec.fingerprint()
+        # Hints are part of what a record maps to: adding one maps the records again.
+        self._print = spec.fingerprint() + (repr(self.same_as_spec) if same_as else "")
         self._readers = [
             (target, fmap, _reader(fmap)) for target, fmap in spec.fields.items() if fmap.readable
         ]
@@ -133,6 +149,13 @@ class Mapper:
             for target, rmap in self.spec.refs.items()
             if raw.get(rmap.source) not in (None, "")
         }
+        same_as = []
+        for column, system, obj, read in self._same_as:
+            other = raw.get(column)
+            if other not in (None, ""):
+                other = str(other).strip() if read is None else read(str(other).strip())
+                if other:
+                    same_as.append(RecordRef(system, obj, other))
         field_times = (
             {
                 target: record.field_times[fmap.sources[0]]
@@ -154,6 +177,7 @@ class Mapper:
             issues=issues,
             raw=dict(raw),
             fingerprint=fingerprint,
+            same_as=same_as,
         )
 
     def _read_one(

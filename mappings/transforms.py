@@ -62,7 +62,25 @@ def _split(argument: str) -> Transform:
     return Transform(f"split:{argument}", read, None)
 
 
+_SALESFORCE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id18(value: str) -> str:
+    """A 15-character (case-sensitive) Salesforce id as its 18-character form, which the REST API
+    returns: each 5-character chunk adds one character encoding which of its letters are upper
+    case (https://help.salesforce.com/s/articleView?id=000385008). Other values are left alone."""
+    value = value.strip()
+    if len(value) != 15 or not value.isalnum():
+        return value
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, ch in enumerate(value[start : start + 5]) if "A" <= ch <= "Z")
+        suffix += _SALESFORCE_SUFFIX[bits]
+    return value + suffix
+
+
 _SIMPLE: dict[str, Transform] = {
+    "salesforce_id18": Transform("salesforce_id18", _text(salesforce_id18), _identity),
     "strip": Transform("strip", _text(str.strip), _identity),
     "lower": Transform("lower", _text(str.lower), _identity),
     "upper": Transform("upper", _text(str.upper), _identity),

@@ -20,6 +20,7 @@ from state.tables import (
     source_records,
     xref,
 )
+from state.tables_matching import blocking_keys
 
 
 class IdentityOps:
@@ -45,11 +46,12 @@ class IdentityOps:
                 )
                 .values(canonical_id=canonical_id)
             )
-            self.conn.execute(
-                sa.update(match_keys)
-                .where(match_keys.c.source_key == str(ref))
-                .values(canonical_id=canonical_id)
-            )
+            for index in (match_keys, blocking_keys):
+                self.conn.execute(
+                    sa.update(index)
+                    .where(index.c.source_key == str(ref))
+                    .values(canonical_id=canonical_id)
+                )
 
     def set_redirect(self, canonical_id: str, target: str | None) -> None:
         self.conn.execute(

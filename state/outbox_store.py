@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from hub.outbox import PlannedWrite
 from hub.ports import RecordRef
+from state.chunks import chunks
 from state.tables import outbox, system_writes, xref
 
 
@@ -78,12 +79,12 @@ class OutboxOps:
         t = system_writes
         found: dict[str, str] = {}
         ids = sorted(set(canonical_ids))
-        for start in range(0, len(ids), 500):
+        for part in chunks(ids):
             rows = self.conn.execute(
                 sa.select(t.c.canonical_id, t.c.fingerprint).where(
                     t.c.system == system,
                     t.c.object == obj,
-                    t.c.canonical_id.in_(ids[start : start + 500]),
+                    t.c.canonical_id.in_(part),
                 )
             )
             found.update({cid: fp for cid, fp in rows})
@@ -96,12 +97,12 @@ class OutboxOps:
         t = system_writes
         found: dict[str, dict[str, Any]] = {}
         ids = sorted(set(canonical_ids))
-        for start in range(0, len(ids), 500):
+        for part in chunks(ids):
             rows = self.conn.execute(
                 sa.select(t.c.canonical_id, t.c.written).where(
                     t.c.system == system,
                     t.c.object == obj,
-                    t.c.canonical_id.in_(ids[start : start + 500]),
+                    t.c.canonical_id.in_(part),
                 )
             )
             found.update({cid: orjson.loads(written) for cid, written in rows})
@@ -312,8 +313,7 @@ class OutboxOps:
         """external id → canonical id, for records of one object."""
         refs = [RecordRef(system, obj, e) for e in external_ids]
         found: dict[str, str] = {}
-        for start in range(0, len(refs), 500):
-            part = refs[start : start + 500]
+        for part in chunks(refs):
             rows = self.conn.execute(
                 sa.select(xref.c.external_id, xref.c.canonical_id).where(
                     xref.c.system == system, xref.c.object == obj,

@@ -24,7 +24,9 @@ from hub.identity.keys import MatchKey
 from hub.model import EntityType
 from hub.ports import RecordRef, Rejection
 from state import db
+from state.chunks import chunks as _chunks
 from state.identity_store import IdentityOps
+from state.matching_store import MatchingOps
 from state.outbox_store import OutboxOps
 from state.tables import (
     audit_events,
@@ -36,10 +38,6 @@ from state.tables import (
     runs,
     source_records,
     xref,
-)
-
-_CHUNK = (
-    500  # bound on IN (...) lists: SQLite's variable limit and PostgreSQL's planner both like it
 )
 
 
@@ -63,11 +61,6 @@ def _sqlite_time(value: datetime) -> str:
 
 def _as_is(value: Any) -> Any:
     return value
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _json(value: Any) -> str:
@@ -166,7 +159,7 @@ class ErrorRow:
     reason: str
 
 
-class SqlTransaction(OutboxOps, IdentityOps):
+class SqlTransaction(OutboxOps, IdentityOps, MatchingOps):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"

@@ -262,4 +262,5 @@ api_call_log = sa.Table(
     sa.Index("ix_api_call_log_key_at", "key", "at"),
 )
 
-import state.tables_inbox  # noqa: E402, F401  (the inbox tables share this metadata)
+import state.tables_inbox  # noqa: E402  (the inbox tables share this metadata)
+import state.tables_matching  # noqa: E402, F401  (the matching tables share this metadata)

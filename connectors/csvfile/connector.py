@@ -36,6 +36,8 @@ from .settings import CsvObjectSettings, CsvSettings
 
 class CsvConnector:
     kind: ClassVar[str] = "csv"
+    # Local files and settings only: the engine may read and map in a worker process.
+    reads_in_worker: ClassVar[bool] = True
 
     def __init__(self, system: str, settings: CsvSettings) -> None:
         self.system = system

@@ -27,7 +27,8 @@ class CsvRecord:
 
     @property
     def is_blank(self) -> bool:
-        return all(not value.strip() for value in self.fields)
+        # Every cell blank: the cells together are whitespace only (one C call per row).
+        return not "".join(self.fields).strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,30 @@ _EXCEL_LIKE = re.compile(
 )
 
 
+def _plain_form(text: str) -> bool:
+    """``YYYY-MM-DD HH:MM:SS`` (or with ``T``), digits only around the separators: the form most
+    exports write, which ``datetime.fromisoformat`` reads as the pattern below would, in C."""
+    return (
+        len(text) == 19
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] in " T"
+        and text[13] == ":"
+        and text[16] == ":"
+        and (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:]).isdigit()
+        and text.isascii()
+    )
+
+
 def parse_timestamp(value: str, default_zone: tzinfo) -> datetime | None:
     """The instant ``value`` names, in UTC; ``None`` when it is not a timestamp we understand."""
     text = value.strip()
+    if _plain_form(text):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None  # 2024-02-30 and the like
+        return moment.replace(tzinfo=default_zone).astimezone(UTC)
     match = _EXCEL_LIKE.match(text)
     if match is None:
         return None

@@ -122,6 +122,17 @@ def _company_tokens(text: str) -> list[str]:
     return words or [company.pinyin]
 
 
+def _company_words(text: str) -> list[str]:
+    """All comparable words of a company name at once, across scripts (深圳市腾达电子有限公司, 腾达电子
+    (深圳)有限公司 and "Tengda Electronics Co., Ltd." → 'tengda electronics'): a brand word alone is
+    shared by every company of that brand, brand and trade together by few."""
+    company = prepare_company_name(text)
+    if company is None:
+        return []
+    words = company_tokens(company.key)
+    return [words] if words else []
+
+
 def _place(text: str) -> list[str]:
     place = prepare_place(text)
     return [place] if place else []
@@ -172,6 +183,7 @@ KEY_FUNCTIONS: dict[str, Callable[[str], list[str]]] = {
     "given_initial": _given_initial,
     "company": _company,
     "company_tokens": _company_tokens,
+    "company_words": _company_words,
     "place": _place,
     "identifier": _identifier,
     "postcode": _identifier,
@@ -343,6 +355,13 @@ class Blocker:
 # ------------------------------------------------------------------------------ persistent index
 
 
+class CandidateSource(Protocol):
+    """What matching one record asks of an index: the ids holding any of these keys, skipping every
+    key held by more than ``limit`` records (``BlockingIndex.candidates``)."""
+
+    def candidates(self, keys: Collection[str], limit: int) -> set[str]: ...
+
+
 class BlockingIndex(Protocol):
     """Which stored records hold which blocking keys: what incremental matching asks instead of a scan.
 
@@ -353,10 +372,10 @@ class BlockingIndex(Protocol):
       held by more than ``limit`` records (an oversized block: too common to say anything, see the
       module docstring). The result is therefore at most ``limit * len(keys)`` ids.
 
-    A SQL implementation: a table ``(key_hash, record_id)`` indexed both ways, and
-    ``SELECT record_id FROM blocking_keys WHERE key_hash IN (
-         SELECT key_hash FROM blocking_keys WHERE key_hash IN (:keys)
-         GROUP BY key_hash HAVING count(*) <= :limit)``.
+    The SQL index is the store's ``blocking_keys`` table (``state/matching_store.py``): rows
+    (entity, key, canonical id, source key) under a covering index, replaced per source record
+    (``replace_blocking_keys``) and read for a whole apply batch at once (``blocking_members``:
+    block sizes first, then the members of the small blocks), through ``hub.identity.probabilistic``.
     """
 
     def add(self, record_id: str, keys: Collection[str]) -> None: ...

@@ -324,7 +324,7 @@ def _dedupe(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     strong = StrongKeys(config.strong_keys)
-    batch = prepare_batch(records, config, each=strong.add)
+    batch = prepare_batch(records, config, each=strong.add, workers=workers)
     n = len(batch)
     names = list(ids) if ids is not None else [str(i) for i in range(n)]
     if len(names) != n:

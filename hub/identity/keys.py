@@ -7,7 +7,7 @@ nothing strong disagrees, and not at all once many clusters share them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub import normalize as n
@@ -45,10 +45,12 @@ class MatchKey:
     kind: str
     value: str
     strength: str
+    # ``kind:value``, made once: an import reads it several times per key (look-up, linking,
+    # the batch's overlay, the stored row).
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.value}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.kind}:{self.value}")
 
 
 def is_role_mailbox(email: str) -> bool:

@@ -29,10 +29,10 @@ class IdentityError(HuitongError):
 
 
 def _ref(text: str) -> RecordRef:
-    parts = text.split("/", 2)
-    if len(parts) != 3 or not all(parts):
-        raise IdentityError(f"{text!r} is not system/object/external-id")
-    return RecordRef(*parts)
+    try:
+        return RecordRef.parse(text)
+    except ValueError as exc:
+        raise IdentityError(str(exc)) from None
 
 
 class Identity:

@@ -40,12 +40,17 @@ def test_missed_runs_run_once_after_a_restart(tmp_path: Path, db_url: str) -> No
     job = first.scheduler.get_job("hourly")
     assert job is not None
     assert job.next_run_time > datetime.now(UTC)
-    # The hub goes down, and stays down through three due runs.
-    first.scheduler.pause()
-    first.scheduler.modify_job(
+    # The hub goes down, and stays down through three due runs. The stored next run time is moved
+    # back by a scheduler that never processes jobs (started paused): moving it on the running one
+    # races its loop, which may already be past its pause check and run the now-due job.
+    first.shutdown()
+    offline = HubScheduler(settings, url, config)
+    offline.scheduler.start(paused=True)
+    offline.scheduler.modify_job(
         "hourly", next_run_time=datetime.now(UTC) - timedelta(hours=3, minutes=1)
     )
-    first.shutdown()
+    offline.scheduler.remove_jobstore("default", shutdown=True)  # see HubScheduler.shutdown
+    offline.scheduler.shutdown()
     assert _scheduled_runs(config) == 0
 
     second = HubScheduler(settings, url, config)

@@ -109,3 +109,43 @@ def test_rule_lookup_prefers_entity_field_then_field_then_default() -> None:
     assert s.rule_for(EntityType.PERSON, "email").rule == "latest"
     assert s.rule_for(EntityType.COMPANY, "email").rule == "priority"
     assert s.rule_for(EntityType.COMPANY, "title").rule == "most_frequent"
+
+
+MATCH = """
+match:
+  link_threshold: 0.95
+  person:
+    comparisons:
+      - {name: name, fields: [full_name], comparator: person_name, tf_adjust: true}
+      - {name: mobile, fields: [mobile], comparator: phone}
+      - {name: birth, fields: [birth_date], comparator: date}
+    blocking:
+      - {name: mobile, "on": ["phone_last8(mobile)"]}
+      - {name: name, "on": ["name(full_name)"]}
+"""
+
+
+def test_what_is_compared_is_configuration() -> None:
+    from hub.model import EntityType
+
+    settings = parse_settings(MATCH)
+    person = settings.match.for_entity(EntityType.PERSON)
+    assert [c.name for c in person.comparisons] == ["name", "mobile", "birth"]
+    assert [r.name for r in person.blocking] == ["mobile", "name"]
+    assert person.link == 0.95
+    company = settings.match.for_entity(EntityType.COMPANY)
+    assert company.link == 0.95  # the threshold applies to every type
+    assert "credit_code" in {c.name for c in company.comparisons}  # the default comparisons
+
+
+def test_a_bad_comparison_is_a_configuration_error_naming_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(MATCH.replace("comparator: date", "comparator: astrology"))
+    assert "match" in str(caught.value)
+    assert "person.comparisons.2.comparator: Input should be" in str(caught.value)
+    with pytest.raises(
+        ConfigError, match=r"review threshold 0\.97 is above the link threshold 0\.95"
+    ):
+        parse_settings(
+            MATCH.replace("link_threshold: 0.95", "link_threshold: 0.95\n  review_threshold: 0.97")
+        )

@@ -124,3 +124,14 @@ def test_candidate_pairs_once_each_with_rule_bits() -> None:
     found = dict(zip(zip(pairs.left.tolist(), pairs.right.tolist(), strict=True),
                      pairs.rules.tolist(), strict=True))  # fmt: skip
     assert found == {(0, 1): 0b11, (0, 2): 0b01, (1, 2): 0b01}
+
+
+def test_company_words_key_meets_across_scripts_and_tells_trades_apart() -> None:
+    """Brand and trade together: one key for a company's legal, bracketed and English names, where
+    the brand word alone would be shared by every company of that brand."""
+    blocker = Blocker([rule("words", ["company_words(name)"])])
+    names = ["深圳市腾达电子有限公司", "腾达电子（深圳）有限公司", "Tengda Electronics Co., Ltd."]
+    keys = [set(blocker.keys({"name": name})) for name in names]
+    assert len(set.union(*keys)) == 1
+    assert not keys[0] & set(blocker.keys({"name": "腾达科技有限公司"}))
+    assert blocker.keys({"name": "   "}) == []

@@ -3,20 +3,24 @@ configuration deciding what is compared."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+import pytest
 
 from hub.identity.blocking import BlockingRule, InMemoryBlockingIndex
 from hub.identity.clustering import dedupe
-from hub.identity.compare import ComparisonSpec
+from hub.identity.compare import ComparisonSpec, build_comparisons
 from hub.identity.scorer import (
     EntityMatchConfig,
     MatchConfig,
     Matcher,
     Scorer,
     ScorerModel,
+    ValueCounts,
     default_person_config,
+    estimate_u,
     expectation_maximisation,
 )
 from hub.model import EntityType
@@ -198,3 +202,28 @@ def test_match_config_defaults_per_entity_and_yaml_shaped_override() -> None:
     )  # fmt: skip
     assert config.for_entity(EntityType.COMPANY).link == 0.9
     assert config.for_entity(EntityType.PERSON) == default_person_config()
+
+
+def test_u_of_a_unique_identifier_falls_with_the_population() -> None:
+    """Agreement on a mobile comes from the value counts, not from a fixed-size sample of random
+    pairs: ten times the people, ten times rarer a chance agreement, so the weight of an exact mobile
+    grows with the population as the prior falls, instead of stopping at half a sampled pair."""
+    comparisons = build_comparisons(
+        [ComparisonSpec(name="mobile", fields=("mobile",), comparator="phone", tf_adjust=True)]
+    )
+    different = comparisons[0].levels.index("different")
+    random_levels = np.full((50_000, 1), different, dtype=np.int8)  # no agreement in the sample
+    sample_floor = 0.5 / len(random_levels)
+    exact = []
+    for entities in (100_000, 1_000_000):
+        shared = entities // 500  # as many values held by two people each, in proportion
+        hashes = np.arange(entities, dtype=np.int64)
+        hashes[:shared] = hashes[shared : 2 * shared]
+        counts = [ValueCounts.of(hashes, entities, good_turing=True)]
+        u = estimate_u(comparisons, random_levels, counts, by_entity=True)[0]
+        analytic = shared * 2 / (entities * (entities - 1.0))
+        assert u[1] == pytest.approx(analytic, rel=1e-6)
+        assert u[1] < sample_floor
+        assert u[different] == pytest.approx(1.0 - u[1:different].sum())
+        exact.append(u[1])
+    assert math.log2(exact[0] / exact[1]) == pytest.approx(math.log2(10), abs=0.01)

@@ -1,0 +1,267 @@
+"""Store operations of probabilistic matching: the blocking index, scorer models, the review queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.golden import StoredSource
+from hub.model import EntityType
+from hub.ports import RecordRef, ReviewRow
+from state.chunks import chunks as _chunks
+from state.tables import identity_constraints, source_records
+from state.tables_matching import blocking_keys, match_models, match_reviews
+
+
+class MatchingOps:
+    """Mixed into the store's transaction: every method runs on its connection."""
+
+    conn: Connection
+    _placeholder: str
+    _time: Any
+
+    def _insert_index_rows(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """(entity type, key, canonical id, source key) rows, through the driver's executemany."""
+        if rows:
+            marks = ", ".join([self._placeholder] * 4)
+            self.conn.exec_driver_sql(
+                "INSERT INTO blocking_keys (entity_type, key, canonical_id, source_key)"
+                f" VALUES ({marks})",
+                list(rows),
+            )
+
+    # --- the blocking index ---------------------------------------------------------------------
+
+    def blocking_members(
+        self, entity: EntityType, keys: Iterable[str], max_block: int
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Key → [(source key, canonical id)] for each key whose block holds at most ``max_block``
+        records; a larger block says too little to compare (``hub.identity.blocking``) and is left
+        out without being read."""
+        wanted = sorted(set(keys))
+        mark = self._placeholder
+        small: list[str] = []
+        for part in _chunks(wanted):
+            marks = ", ".join([mark] * len(part))
+            sql = (
+                f"SELECT key, COUNT(*) FROM blocking_keys WHERE entity_type = {mark}"
+                f" AND key IN ({marks}) GROUP BY key"
+            )
+            rows = self.conn.exec_driver_sql(sql, (entity.value, *part)).fetchall()
+            small.extend(key for key, count in rows if count <= max_block)
+        found: dict[str, list[tuple[str, str]]] = {}
+        for part in _chunks(small):
+            marks = ", ".join([mark] * len(part))
+            sql = (
+                "SELECT key, source_key, canonical_id FROM blocking_keys"
+                f" WHERE entity_type = {mark} AND key IN ({marks})"
+            )
+            for key, source_key, cid in self.conn.exec_driver_sql(sql, (entity.value, *part)):
+                found.setdefault(key, []).append((source_key, cid))
+        return found
+
+    def replace_blocking_keys(self, entries: Sequence[tuple[StoredSource, Sequence[str]]]) -> None:
+        """Each source record's blocking keys, replacing what it had; a deleted record has none."""
+        if not entries:
+            return
+        t = blocking_keys
+        held = [str(s.ref) for s, _ in entries if s.id is not None]
+        for part in _chunks(held):
+            self.conn.execute(sa.delete(t).where(t.c.source_key.in_(part)))
+        rows: list[tuple[str, str, str, str]] = []
+        for source, keys in entries:
+            if source.deleted:
+                continue
+            entity, cid, source_key = source.entity_type.value, source.canonical_id, str(source.ref)
+            rows.extend((entity, key[:300], cid, source_key) for key in keys)
+        self._insert_index_rows(rows)
+
+    def clear_blocking_keys(self, entity: EntityType) -> None:
+        self.conn.execute(
+            sa.delete(blocking_keys).where(blocking_keys.c.entity_type == entity.value)
+        )
+
+    def add_blocking_keys(self, entity: EntityType, rows: Sequence[tuple[str, str, str]]) -> None:
+        """(key, canonical id, source key) rows, for a rebuild of the whole index."""
+        self._insert_index_rows(
+            [(entity.value, key[:300], cid, source_key) for key, cid, source_key in rows]
+        )
+
+    def count_blocking_keys(self, entity: EntityType) -> int:
+        t = blocking_keys
+        query = sa.select(sa.func.count()).select_from(t).where(t.c.entity_type == entity.value)
+        return int(self.conn.execute(query).scalar_one())
+
+    def source_values(self, source_keys: Iterable[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Source key → (canonical id, values) of live source records."""
+        by_object: dict[tuple[str, str], list[str]] = {}
+        for key in set(source_keys):
+            ref = RecordRef.parse(key)
+            by_object.setdefault((ref.system, ref.object), []).append(ref.external_id)
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        mark = self._placeholder
+        live = "false" if self.conn.dialect.name == "postgresql" else "0"
+        for (system, obj), ids in by_object.items():
+            for part in _chunks(sorted(ids)):
+                # Through the driver: this runs once per incoming batch, on the latency path.
+                sql = (
+                    'SELECT external_id, canonical_id, "values" FROM source_records'
+                    f" WHERE system = {mark} AND object = {mark} AND deleted = {live}"
+                    f" AND external_id IN ({', '.join([mark] * len(part))})"
+                )
+                for external_id, cid, values in self.conn.exec_driver_sql(
+                    sql, (system, obj, *part)
+                ):
+                    found[f"{system}/{obj}/{external_id}"] = (cid, orjson.loads(values))
+        return found
+
+    def iter_live_sources(
+        self, entity: EntityType, batch: int = 5000
+    ) -> Iterable[tuple[str, str, dict[str, Any]]]:
+        """(source key, canonical id, values) of every live source record of one entity type, in
+        pages by row id (a million records never sit in one result set)."""
+        t = source_records
+        last = 0
+        while True:
+            query = (
+                sa.select(t.c.id, t.c.system, t.c.object, t.c.external_id, t.c.canonical_id,
+                          t.c["values"])
+                .where(t.c.entity_type == entity.value, t.c.deleted == sa.false(), t.c.id > last)
+                .order_by(t.c.id)
+                .limit(batch)
+            )  # fmt: skip
+            rows = self.conn.execute(query).all()
+            if not rows:
+                return
+            for _, system, obj, external_id, cid, values in rows:
+                yield f"{system}/{obj}/{external_id}", cid, orjson.loads(values)
+            last = rows[-1][0]
+
+    # --- scorer models --------------------------------------------------------------------------
+
+    def match_model(self, entity: EntityType) -> tuple[str, str] | None:
+        """(configuration fingerprint, model JSON) of the trained model for ``entity``."""
+        t = match_models
+        row = self.conn.execute(
+            sa.select(t.c.config_fingerprint, t.c.model).where(t.c.entity_type == entity.value)
+        ).first()
+        return (row.config_fingerprint, row.model) if row else None
+
+    def save_match_model(
+        self,
+        entity: EntityType,
+        fingerprint: str,
+        model_json: str,
+        n_records: int,
+        run_id: str | None,
+    ) -> None:
+        t = match_models
+        self.conn.execute(sa.delete(t).where(t.c.entity_type == entity.value))
+        self.conn.execute(
+            sa.insert(t).values(
+                entity_type=entity.value,
+                config_fingerprint=fingerprint,
+                model=model_json,
+                n_records=n_records,
+                trained_at=datetime.now(UTC),
+                run_id=run_id,
+            )
+        )
+
+    def match_models_trained(self) -> dict[str, tuple[datetime, int]]:
+        t = match_models
+        return {
+            r.entity_type: (r.trained_at, r.n_records)
+            for r in self.conn.execute(sa.select(t.c.entity_type, t.c.trained_at, t.c.n_records))
+        }
+
+    # --- the review queue -----------------------------------------------------------------------
+
+    def add_review(
+        self,
+        entity: EntityType,
+        pair: tuple[str, str],
+        sources: tuple[str, str],
+        probability: float,
+        weight: float,
+        detail: dict[str, Any],
+        origin: str,
+        run_id: str | None,
+    ) -> bool:
+        """Queue the pair (two canonical ids, and the source record of each the score is about);
+        False when the pair was queued before, whatever became of it."""
+        (a, a_source), (b, b_source) = sorted(zip(pair, sources, strict=True))
+        mark = self._placeholder
+        columns = ("entity_type", "a", "b", "a_source", "b_source", "probability", "weight",
+                   "detail", "origin", "status", "created_at", "run_id")  # fmt: skip
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join([mark] * len(columns))
+        now = self._time(datetime.now(UTC))
+        # ON CONFLICT DO NOTHING: two workers proposing one pair at once store it once.
+        result = self.conn.exec_driver_sql(
+            f"INSERT INTO match_reviews ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+            (entity.value, a, b, a_source, b_source, probability, weight,
+             orjson.dumps(detail).decode(), origin, "open", now, run_id),
+        )  # fmt: skip
+        return bool(result.rowcount)
+
+    def reviews(
+        self, status: str | None = "open", entity: EntityType | None = None, limit: int = 50
+    ) -> list[ReviewRow]:
+        t = match_reviews
+        query = sa.select(t).order_by(t.c.probability.desc(), t.c.id).limit(limit)
+        if status:
+            query = query.where(t.c.status == status)
+        if entity is not None:
+            query = query.where(t.c.entity_type == entity.value)
+        return [self._review(r) for r in self.conn.execute(query)]
+
+    def review(self, review_id: int) -> ReviewRow | None:
+        t = match_reviews
+        row = self.conn.execute(sa.select(t).where(t.c.id == review_id)).first()
+        return self._review(row) if row else None
+
+    def count_reviews(self) -> dict[str, int]:
+        t = match_reviews
+        query = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
+        return {status: int(count) for status, count in self.conn.execute(query)}
+
+    def settle_review(self, review_id: int, status: str, by: str, note: str | None) -> None:
+        t = match_reviews
+        self.conn.execute(
+            sa.update(t)
+            .where(t.c.id == review_id)
+            .values(status=status, decided_by=by, decided_at=datetime.now(UTC), note=note)
+        )
+
+    @staticmethod
+    def _review(row: Any) -> ReviewRow:
+        return ReviewRow(
+            id=int(row.id),
+            entity_type=EntityType(row.entity_type),
+            a=row.a,
+            b=row.b,
+            a_source=row.a_source,
+            b_source=row.b_source,
+            probability=float(row.probability),
+            weight=float(row.weight),
+            detail=orjson.loads(row.detail),
+            origin=row.origin,
+            status=row.status,
+            created_at=row.created_at,
+            run_id=row.run_id,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            note=row.note,
+        )
+
+    def all_constraints(self) -> list[tuple[str, str, str]]:
+        """(kind, a, b) of every decision a person (or a merge) made, oldest first."""
+        t = identity_constraints
+        query = sa.select(t.c.kind, t.c.a, t.c.b).order_by(t.c.id)
+        return [(r.kind, r.a, r.b) for r in self.conn.execute(query)]
