@@ -73,6 +73,40 @@ class IdentityOps:
             )
         )
 
+    def absorbed(self, canonical_ids: Iterable[str]) -> dict[str, str]:
+        """Each of ``canonical_ids``, and every golden record merged into one of them (through
+        chains of merges), → the one of ``canonical_ids`` it now belongs to."""
+        owner = {cid: cid for cid in canonical_ids}
+        frontier = list(owner)
+        t = golden_records
+        while frontier:
+            found = self.conn.execute(
+                sa.select(t.c.canonical_id, t.c.redirect_to).where(t.c.redirect_to.in_(frontier))
+            ).all()
+            frontier = []
+            for cid, target in found:
+                if cid not in owner:  # a cycle would otherwise loop for ever
+                    owner[cid] = owner[target]
+                    frontier.append(cid)
+        return owner
+
+    def merge_survivors(self) -> dict[str, str]:
+        """Every golden record merged away → the live one it ended in (following chains)."""
+        t = golden_records
+        redirect = dict(
+            self.conn.execute(
+                sa.select(t.c.canonical_id, t.c.redirect_to).where(t.c.redirect_to.is_not(None))
+            ).all()
+        )
+        final: dict[str, str] = {}
+        for start in redirect:
+            seen, current = {start}, redirect[start]
+            while current in redirect and redirect[current] not in seen:
+                seen.add(current)
+                current = redirect[current]
+            final[start] = current
+        return final
+
     def constraints(self, ids: Iterable[str]) -> list[tuple[str, str, str]]:
         """(kind, a, b) for every constraint touching one of ``ids``, newest decision per pair last."""
         wanted = sorted(set(ids))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.identity.decisions import latest_decisions
 from hub.identity.merging import Identity, IdentityError
 from hub.identity.probabilistic import config_fingerprint, match_reason
 from hub.identity.scorer import EntityMatchConfig, Match, Matcher, weight_of
@@ -98,6 +99,7 @@ def run_dedupe(
             clusters.append(cid)
             records.append(values)
         constraints = tx.all_constraints()
+        survivors = tx.merge_survivors()
     golden_before = len(set(clusters))
     report = DedupeReport(entity, len(records), golden_before)
     timings["read"] = time.perf_counter() - started
@@ -114,7 +116,8 @@ def run_dedupe(
         held = first_of.setdefault(cid, source_key)
         if held != source_key:
             must.append((held, source_key))
-    latest = {frozenset((a, b)): kind for kind, a, b in constraints}  # the newest decision counts
+    # The newest decision counts, about the golden records that hold the decided ones now.
+    latest = latest_decisions(constraints, survivors)
     cannot = [
         (first_of[a], first_of[b])
         for pair, kind in latest.items()
@@ -153,7 +156,13 @@ def run_dedupe(
             tx.add_blocking_keys(entity, part)
     timings["index"] = time.perf_counter() - started
 
-    review_pairs = [(a, b, p) for a, b, p in result.review if cluster_of[a] != cluster_of[b]]
+    # A pair a person already ruled on is not asked again.
+    review_pairs = [
+        (a, b, p)
+        for a, b, p in result.review
+        if cluster_of[a] != cluster_of[b]
+        and frozenset((cluster_of[a], cluster_of[b])) not in latest
+    ]
     report.review_pairs = len(review_pairs)
     if apply:
         phase("merging")

@@ -18,6 +18,7 @@ from typing import Any
 from hub.audit import AuditEvent
 from hub.errors import HuitongError
 from hub.golden import GoldenRecord, GoldenValue, Survivorship, diff
+from hub.identity.decisions import latest_decisions
 from hub.ids import new_canonical_id
 from hub.model import ENTITY_MODELS
 from hub.outbox import PlannedWrite, WritePlanner
@@ -66,12 +67,11 @@ class Identity:
             raise IdentityError(
                 f"{survivor_id} is a {survivor.entity_type.value}, {merged_id} a {merged.entity_type.value}"
             )
-        cannot = [
-            c
-            for c in tx.constraints([survivor_id, merged_id])
-            if {c[1], c[2]} == {survivor_id, merged_id}
-        ]
-        if cannot and cannot[-1][0] == "cannot_link":
+        # Decisions about either record or about one merged into either, such as a rejected
+        # review of a record that was later merged into the survivor.
+        owner = tx.absorbed([survivor_id, merged_id])
+        decided = latest_decisions(tx.constraints(owner), owner)
+        if decided.get(frozenset((survivor_id, merged_id))) == "cannot_link":
             raise IdentityError(
                 f"{survivor_id} and {merged_id} were kept apart by a person (cannot-link)"
             )

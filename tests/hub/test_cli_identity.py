@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from hub import demo
 from hub.bootstrap import open_hub
 from hub.cli import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, app
+from hub.model import EntityType
 
 
 @pytest.fixture
@@ -202,3 +203,44 @@ def _reasons(tx: Any, cid: str) -> list[tuple[str, str, dict[str, Any]]]:
         (cid,),
     ).all()
     return [(f"{s}/{o}/{e}", c, json.loads(r)) for s, o, e, c, r in rows]
+
+
+def test_a_rejection_holds_after_either_record_is_merged_into_another(demo_config: Path) -> None:
+    """A person told A and B apart; A is later merged into X. X now holds A's records: X and B stay
+    apart, for a merge by hand and for the batch pass, which does not ask about the pair again."""
+    runner = CliRunner()
+    c = str(demo_config)
+    _json(runner, "dedupe", "-c", c, "-e", "person", "--apply", "--workers", "1")
+    queued = _json(runner, "review", "list", "-c", c, "--limit", "500")["reviews"]
+    rejected = queued[0]
+    assert runner.invoke(app, ["review", "reject", str(rejected["id"]), "-c", c]).exit_code == 0
+    a, b = rejected["a"], rejected["b"]
+    hub = open_hub(demo_config)
+    with hub.store.transaction() as tx:
+        named = {r["a"] for r in queued} | {r["b"] for r in queued}
+        x = next(
+            g.canonical_id
+            for g in tx.iter_goldens(EntityType.PERSON)
+            if g.canonical_id not in named
+        )
+    hub.close()
+    merged = runner.invoke(app, ["merge", x, a, "-c", c, "--reason", "same person"])
+    assert merged.exit_code == EXIT_OK, merged.output
+
+    refused = runner.invoke(app, ["merge", x, b, "-c", c])
+    assert refused.exit_code == EXIT_CONFIG
+    assert "cannot-link" in refused.output
+    refused = runner.invoke(app, ["merge", b, x, "-c", c])
+    assert refused.exit_code == EXIT_CONFIG
+
+    _json(runner, "dedupe", "-c", c, "-e", "person", "--apply", "--workers", "1")
+    hub = open_hub(demo_config)
+    with hub.store.transaction() as tx:
+        assert tx.resolve(x) != tx.resolve(b)
+        asked = [
+            r
+            for r in tx.reviews(status=None, limit=100_000)
+            if {tx.resolve(r.a), tx.resolve(r.b)} == {tx.resolve(x), tx.resolve(b)}
+        ]
+    hub.close()
+    assert [r.id for r in asked] == [rejected["id"]]  # the rejected one, not a new one
