@@ -65,8 +65,9 @@ err = Console(stderr=True, highlight=False)
 
 @app.callback()
 def _logging() -> None:
-    """Logs are JSON lines on stderr, never on stdout (where results and --json go); the level is
-    HUITONG_LOG_LEVEL (WARNING by default; `serve` and `worker` log at INFO)."""
+    """Logs go to stderr, never to stdout (where results and --json go): JSON lines, or readable
+    lines when stderr is a terminal. The level is HUITONG_LOG_LEVEL (WARNING by default; `serve`
+    and `worker` log at INFO)."""
     import os
 
     from hub.observability import configure_logging

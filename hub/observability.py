@@ -63,8 +63,16 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return {k: v if k == "event" else _mask(k, v) for k, v in event_dict.items()}
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or odd stream
+        return False
+
+
 def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -> None:
-    """JSON lines on ``stream`` (stderr) for structlog and standard-library loggers alike.
+    """JSON lines on ``stream`` (stderr) for structlog and standard-library loggers alike; on a
+    terminal, the same records as readable lines (a person is watching, not a log collector).
 
     Calling it again replaces the handler it installed (tests point it at a buffer)."""
     global _handler
@@ -85,16 +93,22 @@ def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    target = stream or sys.stderr
+    handler = logging.StreamHandler(target)
+    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
+    if _is_terminal(target):
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=True, exception_formatter=structlog.dev.plain_traceback
+        )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact,
-            structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
+            renderer,
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     if _handler is not None:
