@@ -104,7 +104,8 @@ def main() -> None:
                 while not stop.is_set() or src.webhooks.pending:
                     for delivery in src.webhooks.flush():
                         accepted[0] += 1
-                        accepted[1] += 1 if 200 <= delivery.status < 300 else 0
+                        status = delivery.status or 0  # None: no answer at all
+                        accepted[1] += 1 if 200 <= status < 300 else 0
                     time.sleep(0.05)
 
             def watcher() -> None:

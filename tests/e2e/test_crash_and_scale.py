@@ -135,7 +135,7 @@ def test_killed_twenty_times_at_random_then_converges(tmp_path: Path) -> None:
         hub.close()
 
 
-def _golden_ids(hub):  # type: ignore[no-untyped-def]
+def _golden_ids(hub):
     with hub.store.engine.connect() as conn:
         return conn.execute(sa.text("SELECT canonical_id FROM golden_records")).scalars().all()
 
@@ -164,7 +164,7 @@ def test_four_workers_on_postgresql_write_each_change_once(tmp_path: Path, pg_ur
         assert max(ids.values()) == 1
         engine = sa.create_engine(pg_url)
         with engine.connect() as conn:
-            statuses = dict(
+            statuses: dict[str, int] = dict(
                 conn.execute(
                     sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
                 ).all()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from connectors.emulation import FaultKind
 from connectors.hubspot.emulator import HubSpotEmulator
 from connectors.hubspot.testing import connector_for as hubspot_connector
 from connectors.salesforce.emulator import SalesforceEmulator
@@ -147,8 +148,8 @@ def test_twenty_percent_of_calls_failing_still_syncs_every_record_once(
     crms: tuple[Hub, Any, HubSpotEmulator],
 ) -> None:
     hub, running, emulator = crms
-    kinds = ("429", "500", "503", "timeout", "drop")
-    running.faults.rate, running.faults.kinds = 0.2, kinds  # type: ignore[attr-defined]
+    kinds: tuple[FaultKind, ...] = ("429", "500", "503", "timeout", "drop")
+    running.faults.rate, running.faults.kinds = 0.2, kinds
     emulator.faults.rate, emulator.faults.kinds = 0.2, kinds
     running.faults.timeout_seconds = emulator.faults.timeout_seconds = 0.5
     for plan in (running.faults, emulator.faults):  # each kind at least once, then 20% at random

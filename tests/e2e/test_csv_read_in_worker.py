@@ -30,7 +30,9 @@ _ID = re.compile(r"\b(?:per|cmp|emp|run)_[0-9a-z]{26}\b")
 def _snapshot(config: Path) -> dict[str, list[tuple[object, ...]]]:
     hub = open_hub(config)
     with hub.store.engine.connect() as conn:
-        names = {}  # canonical id → the sorted source records linked to it: stable across runs
+        names: dict[
+            str, list[str]
+        ] = {}  # canonical id → the sorted source records linked to it: stable across runs
         for ext_system, ext_object, ext_id, cid in conn.execute(
             sa.select(xref.c.system, xref.c.object, xref.c.external_id, xref.c.canonical_id)
         ):

@@ -241,7 +241,7 @@ def test_crash_mid_sync_then_restart_converges(
     calls = {"n": 0}
     original = Applier.apply
 
-    def crashing(self, tx, candidates):  # type: ignore[no-untyped-def]
+    def crashing(self, tx, candidates):
         calls["n"] += 1
         result = original(self, tx, candidates)
         if calls["n"] == 3:

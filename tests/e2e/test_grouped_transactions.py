@@ -98,13 +98,14 @@ def test_batches_share_transactions_up_to_the_limit(tmp_path: Path) -> None:
 
 def test_a_connector_that_does_not_read_on_its_own_commits_every_batch(tmp_path: Path) -> None:
     hub = open_hub(_world(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}", group=1000))
+    kind: Any = type(hub.connectors["export"])
     try:
-        type(hub.connectors["export"]).reads_in_worker = False  # type: ignore[misc]
+        kind.reads_in_worker = False
         counts = _count_transactions(hub)
         hub.engine().sync()
         assert counts == [1 + 5, 1 + 5]
     finally:
-        type(hub.connectors["export"]).reads_in_worker = True  # type: ignore[misc]
+        kind.reads_in_worker = True
         hub.close()
 
 

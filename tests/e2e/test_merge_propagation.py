@@ -50,7 +50,7 @@ def two_of_one(
         hub.close()
 
 
-def test_hub_merge_reaches_hubspot_and_flags_salesforce(two_of_one) -> None:  # type: ignore[no-untyped-def]
+def test_hub_merge_reaches_hubspot_and_flags_salesforce(two_of_one) -> None:
     hub, _running, hs, _sf_ids, hs_ids = two_of_one
     with hub.store.transaction() as tx:
         found = tx.xref_lookup([RecordRef("hs", "contacts", i) for i in hs_ids])

@@ -158,7 +158,7 @@ def test_a_refused_write_is_a_dead_letter_that_can_be_replayed(tmp_path: Path, d
     assert run.kind == "replay"
     assert run.counts["written"] == 4
     with hub.store.engine.connect() as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
             ).all()
@@ -186,7 +186,7 @@ def test_dispatcher_killed_before_settling_resends_without_duplicates(
     calls = {"n": 0}
     original = Dispatcher._settle
 
-    def die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def die(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise KeyboardInterrupt("killed after the write, before the settle")

@@ -65,7 +65,7 @@ def world(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch):
     hub.close()
 
 
-def test_delivery_is_stored_then_applied_once(world) -> None:  # type: ignore[no-untyped-def]
+def test_delivery_is_stored_then_applied_once(world) -> None:
     hub, inbox, client, worker, tmp_path = world
     rows = crm_rows(tmp_path)
     for row in rows:
@@ -87,14 +87,14 @@ def test_delivery_is_stored_then_applied_once(world) -> None:  # type: ignore[no
     assert len(runs) == 1
 
 
-def test_bad_signature_is_refused_and_stored_nowhere(world) -> None:  # type: ignore[no-untyped-def]
+def test_bad_signature_is_refused_and_stored_nowhere(world) -> None:
     _hub, inbox, client, worker, _tmp_path = world
     assert _post(client, b"{}", "evt-2", secret="wrong") == 401
     assert inbox.depth() == 0
     assert worker.run_once() == 0
 
 
-def test_failing_processing_is_retried_then_a_dead_letter(world) -> None:  # type: ignore[no-untyped-def]
+def test_failing_processing_is_retried_then_a_dead_letter(world) -> None:
     _hub, inbox, client, worker, tmp_path = world
     (tmp_path / "crm" / "contacts.csv").unlink()  # the system cannot be read
     assert _post(client, b"{}", "evt-3") == 200
@@ -110,7 +110,7 @@ def test_failing_processing_is_retried_then_a_dead_letter(world) -> None:  # typ
     assert dead[0].attempts == 2
 
 
-def test_dead_deliveries_are_listed_replayed_and_discarded_by_the_cli(world) -> None:  # type: ignore[no-untyped-def]
+def test_dead_deliveries_are_listed_replayed_and_discarded_by_the_cli(world) -> None:
     import json
 
     from typer.testing import CliRunner

@@ -67,9 +67,11 @@ def test_values_json_would_change_cross_pickled() -> None:
         {"custom.big": 2**70},
     ]
     for values in odd:
+        assert isinstance(values, dict)
         chunk = _chunk(_candidate("L1", values=values))
         back = unpack(pack(chunk))
         got = back.candidates[0].values
+        assert isinstance(got, dict)
         assert got.keys() == values.keys()
         for name, value in values.items():
             assert type(got[name]) is type(value)

@@ -22,8 +22,8 @@ def rules(
     default: str = "priority", systems: list[str] | None = None, **fields: str
 ) -> Survivorship:
     settings = SurvivorshipSettings(
-        default=SurvivorshipRule(rule=default, systems=systems or []),  # type: ignore[arg-type]
-        fields={k.replace("__", "."): SurvivorshipRule(rule=v) for k, v in fields.items()},  # type: ignore[arg-type]
+        default=SurvivorshipRule(rule=default, systems=systems or []),
+        fields={k.replace("__", "."): SurvivorshipRule(rule=v) for k, v in fields.items()},
     )
     return Survivorship(settings, ["erp", "crm", "hubspot"])
 

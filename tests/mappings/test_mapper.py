@@ -50,7 +50,7 @@ def _record(**fields: str | None) -> SourceRecord:
         "客户编码": "C001",
         "更新时间": "2026-01-05 09:30:00",
     }
-    base.update(fields)
+    base.update({k: v for k, v in fields.items() if v is not None})
     return SourceRecord("erp", "contacts", "L1", base, location="联系人.csv:2")
 
 

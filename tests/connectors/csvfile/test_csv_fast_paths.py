@@ -18,7 +18,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def _by_pattern(value: str, zone: ZoneInfo) -> datetime | None:
     """The parse without the fast path: the pattern alone."""
     original = timestamps._plain_form
-    timestamps._plain_form = lambda text: False  # type: ignore[assignment]
+    timestamps._plain_form = lambda text: False
     try:
         return parse_timestamp(value, zone)
     finally:
