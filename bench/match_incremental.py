@@ -35,7 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -189,6 +189,7 @@ def main() -> None:
     apply_ms: list[float] = []
     decisions: Counter[str] = Counter()
     true_links = 0
+    by_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # rule → [wrong, right]
     applier = Applier(survivorship, "bench", None, lambda _entity: config)
     for n, row in enumerate(queries):
         values = values_of(row)
@@ -216,7 +217,10 @@ def main() -> None:
             with store.transaction() as tx:
                 cid = tx.xref_lookup([ref])[ref]
                 linked_to = [str(s.ref) for s in tx.sources_of([cid])[cid] if s.ref != ref]
-            true_links += any(truth.get(other) == row["true_id"] for other in linked_to)
+                reason = next(json.loads(r) for xr, r, _at in tx.xref_of(cid) if xr == ref)
+            right = any(truth.get(other) == row["true_id"] for other in linked_to)
+            true_links += right
+            by_rule[reason.get("rule", "?")][right] += 1
         else:
             decisions["review" if counts["review_queued"] else "new"] += 1
 
@@ -236,6 +240,10 @@ def main() -> None:
         "decisions: " + ", ".join(f"{k} {v:,}" for k, v in sorted(decisions.items()))
         + (f"; links to the true person: {true_links:,}/{linked:,}" if linked else "")
     )  # fmt: skip
+    if by_rule:
+        print("links by rule (right/all): " + ", ".join(
+            f"{rule} {right:,}/{wrong + right:,}" for rule, (wrong, right) in sorted(by_rule.items())
+        ))  # fmt: skip
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
           f"   load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     store.close()

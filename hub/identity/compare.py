@@ -343,9 +343,33 @@ def _initial_of(short: str, full: str) -> bool:
     return len(rest) == 1 and len(rest[0]) > 1 and rest[0][0] == initials[0]
 
 
+def _shared(
+    a: PreparedName, b: PreparedName, mine: tuple[str, ...], theirs: tuple[str, ...]
+) -> bool:
+    """Whether the two key sets overlap on more than a family name alone: an initialled name keeps
+    that as a key (``W. Zhang`` → ``zhang``), and S. Nelson and L. Nelson share only it."""
+    common = [k for k in mine if k in theirs]
+    if not common:
+        return False
+    return not (a.initialled or b.initialled) or any(" " in k for k in common)
+
+
+def _has_given(name: PreparedName) -> bool:
+    return any(" " in k for k in name.keys)  # a family name alone has one-word keys only
+
+
+def _whole(name: PreparedName) -> tuple[str, ...]:
+    """The ASCII keys, less an initialled name's family name alone (no typo of anything)."""
+    if not name.initialled:
+        return name.latin_keys
+    return tuple(k for k in name.latin_keys if " " in k)
+
+
 class PersonNameComparator:
     """张伟 ≈ Zhang Wei ≈ Wei Zhang ≈ 张玮 (same pinyin); Bill ≈ William; typos by Jaro-Winkler;
-    ``W. Zhang`` ≈ ``Wei Zhang`` by initial; ``David Zhang`` vs 张伟 agree on the family name only."""
+    ``W. Zhang`` ≈ ``Wei Zhang`` by initial; ``David Zhang`` vs 张伟 agree on the family name only.
+    Two names in Hanzi with one family name and given names that sound different (陈宸扬, 陈勇勇)
+    differ: in Hanzi a slip is a homophone, and there is no English name beside a Chinese one."""
 
     levels = (
         "missing", "exact", "same_keys", "nickname", "close", "initial", "family_only", "different",
@@ -362,9 +386,9 @@ class PersonNameComparator:
     def compare(self, a: PreparedName, b: PreparedName) -> int:
         if a.text == b.text:
             return 1
-        if _overlap(a.keys, b.keys):
+        if _shared(a, b, a.keys, b.keys):
             return 2
-        if _overlap(a.nick_keys, b.nick_keys):
+        if _shared(a, b, a.nick_keys, b.nick_keys):
             return 3
         same_family = bool(a.family) and a.family == b.family
         if a.initialled != b.initialled:
@@ -373,14 +397,32 @@ class PersonNameComparator:
                     if _initial_of(x, y) or _initial_of(y, x):
                         return 5
         if not (a.hanzi and b.hanzi):  # two names written in Hanzi that sound different differ
-            for x in a.latin_keys:
-                for y in b.latin_keys:
+            for x in _whole(a):
+                for y in _whole(b):
                     if _is_typo(x, y) and _jw(x, y) >= self.close:
                         return 4
+        if same_family and a.hanzi and b.hanzi and _has_given(a) and _has_given(b):
+            return 7  # 陈宸扬 and 陈勇勇; but 王 (no given name written) and 王伟 share the family
         return 6 if same_family else 7
 
     def tf_key(self, prepared: PreparedName) -> str | None:
         return prepared.primary
+
+
+def person_names_differ(a: str, b: str) -> bool:
+    """Whether two written names are two people's, for a shared weak key (an office line): they
+    agree on nothing, or only on a family name while both give a given name (王 and 王伟 may be one
+    person written short; 李皓涛 and 李逸伟, or David Zhang and 张伟, are not known to be)."""
+    x, y = prepare_person_name(a), prepare_person_name(b)
+    if x is None or y is None:
+        return False
+    level = _PERSON_NAMES.levels[_PERSON_NAMES.compare(x, y)]
+    if level == "different":
+        return True
+    return level == "family_only" and _has_given(x) and _has_given(y)
+
+
+_PERSON_NAMES = PersonNameComparator()
 
 
 # ----------------------------------------------------------------------------------------- companies

@@ -1,7 +1,9 @@
 """The deterministic linker: given the clusters an incoming record's keys point at, pick one or none.
 
-A strong key links. Weak keys link only when no strong identifier disagrees, and a weak key shared by
-more than ``crowded`` clusters (a switchboard, a shared mailbox) is ignored as evidence. Several eligible
+A strong key links. Weak keys link only when no strong identifier disagrees and, for people, when
+the names do not differ (colleagues share an office line: 尹慧军 and 覃瑶静 are not one person because
+of it); a weak key shared by more than ``crowded`` clusters (a switchboard, a shared mailbox) is
+ignored as evidence. Several eligible
 clusters are never merged here: the best one is chosen and the others are named in the reason, for the
 review queue to settle.
 """
@@ -44,7 +46,8 @@ def decide(
     refused: dict[str, str] = {}
     for cid in set(strong) | set(weak):
         if cid not in strong:
-            clash = conflicting(entity, values, cluster_values(cid))
+            held = cluster_values(cid)
+            clash = conflicting(entity, values, held) or _names_differ(entity, values, held)
             if clash:
                 refused[cid] = f"{clash} differs"
                 continue
@@ -67,3 +70,16 @@ def decide(
     if ignored:
         reason["ignored_crowded_keys"] = ignored
     return LinkDecision(chosen, reason)
+
+
+def _names_differ(entity: EntityType, values: dict[str, Any], held: dict[str, Any]) -> str | None:
+    """ "name" when two people's names say they are two people; a missing name or a company never
+    differs here."""
+    if entity is EntityType.COMPANY:
+        return None
+    mine, theirs = values.get("full_name"), held.get("full_name")
+    if not mine or not theirs:
+        return None
+    from hub.identity.compare import person_names_differ  # only for a weak key's candidates
+
+    return "name" if person_names_differ(str(mine), str(theirs)) else None

@@ -37,7 +37,14 @@ def config_fingerprint(config: EntityMatchConfig) -> str:
     """What a trained model and the blocking index depend on: the comparisons and the blocking rules
     (thresholds can change without training again)."""
     data = config.model_dump(mode="json", include={"comparisons", "blocking", "max_block"})
+    data["comparators"] = COMPARATORS_VERSION
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+# Raised when a comparator sorts pairs into its levels differently: a model trained before counted
+# other pairs at each level, and `huitong dedupe` trains again. 2: Hanzi names with one family name
+# and given names apart are "different"; initials that differ share no name key.
+COMPARATORS_VERSION = 2
 
 
 def load_matcher(

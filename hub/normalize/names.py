@@ -160,7 +160,12 @@ def _split_latin(text: str) -> tuple[str | None, str | None]:
     words = text.split()
     if len(words) == 1:
         return None, words[0]
-    shouting = [i for i, w in enumerate(words) if len(w) > 1 and w.isupper()]
+    # Initials ("S.", "J.R.") are no upper-cased family name.
+    shouting = [
+        i
+        for i, w in enumerate(words)
+        if w.isupper() and "." not in w and sum(map(str.isalpha, w)) > 1
+    ]
     if len(shouting) == 1 and len(words) == 2:
         family_at = shouting[0]
         return words[1 - family_at], words[family_at]

@@ -668,6 +668,9 @@ def test_compose_person_name(first: str | None, last: str | None, expected: Any)
         ("Zhang, Wei", "Wei", "Zhang"),
         ("ZHANG Wei", "Wei", "ZHANG"),
         ("Wei ZHANG", "Wei", "ZHANG"),
+        ("S. Nelson", "S.", "Nelson"),  # an initial is no upper-cased family name
+        ("J.R. Smith", "J.R.", "Smith"),
+        ("W. ZHANG", "W.", "ZHANG"),
         ("Mary Ann Smith", "Mary Ann", "Smith"),
         ("Ludwig van Beethoven", "Ludwig", "van Beethoven"),
         ("Juan de la Cruz", "Juan", "de la Cruz"),

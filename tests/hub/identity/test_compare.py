@@ -40,8 +40,12 @@ def level(comparator: str, a: object, b: object, **options: float) -> str:
         ("Jonathan Smith", "Jonathon Smith", "close"),
         ("W. Zhang", "Wei Zhang", "initial"),
         ("David Zhang", "张伟", "family_only"),
-        ("张伟", "张伟磊", "family_only"),  # another given name, not a typo
-        ("张宇伟", "张雅伟", "family_only"),  # two Hanzi names one sound apart differ
+        ("David Zhang", "Michael Zhang", "family_only"),
+        ("S. Nelson", "L. Nelson", "family_only"),  # the initials differ: not one name
+        ("Zhang W.", "张伟", "initial"),
+        ("张伟", "张伟磊", "different"),  # another given name, not a typo
+        ("张宇伟", "张雅伟", "different"),  # two Hanzi names one sound apart differ
+        ("陈宸扬", "陈勇勇", "different"),  # in Hanzi, one family name is not half a match
         ("张伟", "李娜", "different"),
         ("张伟", None, "missing"),
     ],

@@ -89,3 +89,17 @@ def test_a_weak_key_shared_by_many_golden_records_is_ignored(store: SqlStore) ->
     with store.transaction() as tx:
         others = {tx.xref_lookup([RecordRef("erp", "records", str(i))])[RecordRef("erp", "records", str(i))] for i in range(4)}  # fmt: skip
     assert newcomer not in others
+
+
+def test_a_shared_office_line_does_not_link_two_named_people(store: SqlStore) -> None:
+    """Colleagues share a landline: a weak key links people only when their names do not differ."""
+    line = "+862164387076"
+    a = _apply(store, PERSON, "crm", "A", {"full_name": "覃瑶静", "phone": line})
+    b = _apply(store, PERSON, "erp", "B", {"full_name": "尹慧军", "phone": line})
+    assert a != b
+    assert _apply(store, PERSON, "shop", "C", {"full_name": "Qin Yaojing", "phone": line}) == a
+    assert _apply(store, PERSON, "shop", "D", {"phone": line}) in {a, b}  # no name: none differs
+    # Same family name, given names apart: two people, however alike the records.
+    e = _apply(store, PERSON, "erp", "E", {"full_name": "李皓涛", "mobile": "+8613900139000"})
+    f = _apply(store, PERSON, "crm", "F", {"full_name": "李逸伟", "mobile": "+8613900139000"})
+    assert e != f
