@@ -153,6 +153,9 @@ def main() -> None:
         loaded += len(chunk)
         print(f"\r  loaded {loaded:,} golden records", end="", flush=True)
     load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    store.refresh_statistics()  # as a sync or `huitong dedupe` does after a bulk change
+    print(f"\nstatistics refreshed in {time.perf_counter() - started:.1f} s", end="")
     with store.transaction() as tx:
         index_rows = tx.count_blocking_keys(EntityType.PERSON)
     print(f"\nloaded {loaded:,} golden records, {index_rows:,} index keys in {load_seconds:.0f} s")

@@ -52,6 +52,10 @@ class RecordMapper(Protocol):
     def to_candidate(self, record: SourceRecord) -> Candidate | Rejection: ...
 
 
+# Records a run changes before the database's statistics are refreshed at its end.
+STATISTICS_AFTER_ROWS = 10_000
+
+
 class EngineStore(Protocol):
     def transaction(self) -> AbstractContextManager[StoreTransaction]: ...
 
@@ -66,6 +70,10 @@ class EngineStore(Protocol):
         error: str | None = None,
         report: dict[str, Any] | None = None,
     ) -> None: ...
+
+    def refresh_statistics(self) -> None:
+        """After a bulk change: the database's query planner re-reads the tables' sizes."""
+        ...
 
 
 @dataclass(slots=True)
@@ -240,6 +248,9 @@ class SyncEngine:
             summary.status = "succeeded"
         error = "; ".join(f"{s}: {m}" for s, m in summary.failures.items()) or None
         self.store.finish_run(run_id, summary.status, error)
+        written = sum(summary.counts[k] for k in ("created", "linked", "updated", "deleted"))
+        if written >= STATISTICS_AFTER_ROWS:  # a first import: the planner still sees empty tables
+            self.store.refresh_statistics()
         with bound_ids(run_id=run_id):
             log.info("run finished", status=summary.status, seconds=round(summary.seconds, 3),
                      counts=dict(summary.counts), failures=summary.failures)  # fmt: skip

@@ -154,6 +154,7 @@ def run_dedupe(
         tx.clear_blocking_keys(entity)
         for part in _chunks(rows, _INDEX_ROWS_PER_STATEMENT):
             tx.add_blocking_keys(entity, part)
+    store.refresh_statistics()  # the index was rebuilt whole: the planner must not see it empty
     timings["index"] = time.perf_counter() - started
 
     # A pair a person already ruled on is not asked again.
