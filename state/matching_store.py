@@ -47,13 +47,17 @@ class MatchingOps:
         mark = self._placeholder
         small: list[str] = []
         for part in _chunks(wanted):
-            marks = ", ".join([mark] * len(part))
+            # Each block counted only up to one past the limit: a common surname's block holds
+            # tens of thousands of entries, and counting them all was the slowest query of a match.
+            values = ", ".join([f"({mark})"] * len(part))
             sql = (
-                f"SELECT key, COUNT(*) FROM blocking_keys WHERE entity_type = {mark}"
-                f" AND key IN ({marks}) GROUP BY key"
+                f"WITH wanted(key) AS (VALUES {values})"
+                " SELECT wanted.key, (SELECT COUNT(*) FROM (SELECT 1 FROM blocking_keys b"
+                f" WHERE b.entity_type = {mark} AND b.key = wanted.key LIMIT {mark}) AS held)"
+                " FROM wanted"
             )
-            rows = self.conn.exec_driver_sql(sql, (entity.value, *part)).fetchall()
-            small.extend(key for key, count in rows if count <= max_block)
+            rows = self.conn.exec_driver_sql(sql, (*part, entity.value, max_block + 1)).fetchall()
+            small.extend(key for key, count in rows if 0 < count <= max_block)
         found: dict[str, list[tuple[str, str]]] = {}
         for part in _chunks(small):
             marks = ", ".join([mark] * len(part))
