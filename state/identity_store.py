@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.ports import RecordRef
+from state.chunks import chunks
 from state.tables import (
     audit_events,
     golden_records,
@@ -80,9 +81,13 @@ class IdentityOps:
         frontier = list(owner)
         t = golden_records
         while frontier:
-            found = self.conn.execute(
-                sa.select(t.c.canonical_id, t.c.redirect_to).where(t.c.redirect_to.in_(frontier))
-            ).all()
+            found = [
+                row
+                for part in chunks(frontier)
+                for row in self.conn.execute(
+                    sa.select(t.c.canonical_id, t.c.redirect_to).where(t.c.redirect_to.in_(part))
+                )
+            ]
             frontier = []
             for cid, target in found:
                 if cid not in owner:  # a cycle would otherwise loop for ever

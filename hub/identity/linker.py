@@ -1,11 +1,10 @@
 """The deterministic linker: given the clusters an incoming record's keys point at, pick one or none.
 
 A strong key links. Weak keys link only when no strong identifier disagrees and, for people, when
-the names do not differ (colleagues share an office line: 尹慧军 and 覃瑶静 are not one person because
-of it); a weak key shared by more than ``crowded`` clusters (a switchboard, a shared mailbox) is
-ignored as evidence. Several eligible
-clusters are never merged here: the best one is chosen and the others are named in the reason, for the
-review queue to settle.
+the names do not say two people (colleagues share an office line: it makes 尹慧军 and 覃瑶静 no one
+person); a weak key shared by more than ``crowded`` clusters (a switchboard, a shared mailbox) is
+ignored as evidence. Several eligible clusters are never merged here: the best one is chosen and the
+others are named in the reason, for the review queue to settle.
 """
 
 from __future__ import annotations
