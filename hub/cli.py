@@ -279,8 +279,8 @@ def status(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fa
     from hub.bootstrap import open_store
 
     with _config_errors():
-        _settings, store = open_store(config)
-    info = explain_mod.status(store)
+        settings, store = open_store(config)
+    info = explain_mod.status(store, settings)
     store.close()
     if as_json:
         _print_json(info)
@@ -292,6 +292,12 @@ def status(config: ConfigOption = Path("huitong.yaml"), as_json: JsonOption = Fa
         out.print(f"cursor {cur['system']}/{cur['object']}: updated {cur['updated_at']}")
     if info["matching"]:
         for etype, model in info["matching"].items():
+            if not model["current"]:
+                out.print(
+                    f"matching {etype}: deterministic keys only: the stored model was trained for"
+                    " other comparisons or an earlier version (`huitong dedupe` trains it again)"
+                )
+                continue
             out.print(
                 f"matching {etype}: scored (model of {model['trained_on_records']:,} records, "
                 f"{model['model_trained_at'][:19]})"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hub.golden import Survivorship
+from hub.model import EntityType
 from hub.settings import Settings
 
 
@@ -29,7 +30,10 @@ def run_to_dict(run: Any) -> dict[str, Any]:
     }
 
 
-def status(store: Any) -> dict[str, Any]:
+def status(store: Any, settings: Settings | None = None) -> dict[str, Any]:
+    """Counts, cursors, the last run and how each entity type is matched. With ``settings``, a
+    stored model counts only if trained for the configured comparisons (and this version's
+    comparators); otherwise matching is deterministic until `huitong dedupe` trains again."""
     with store.transaction() as tx:
         goldens = tx.count_goldens()
         cursors = tx.cursors()
@@ -44,11 +48,25 @@ def status(store: Any) -> dict[str, Any]:
         # Entity types scored probabilistically (a model trained by `huitong dedupe`); the others
         # are matched on deterministic keys only.
         "matching": {
-            entity: {"model_trained_at": at.isoformat(), "trained_on_records": n}
-            for entity, (at, n) in sorted(models.items())
+            entity: {
+                "model_trained_at": at.isoformat(),
+                "trained_on_records": n,
+                "current": settings is None or _model_is_current(settings, entity, fingerprint),
+            }
+            for entity, (at, n, fingerprint) in sorted(models.items())
         },
         "reviews_open": reviews.get("open", 0),
     }
+
+
+def _model_is_current(settings: Settings, entity: str, fingerprint: str) -> bool:
+    from hub.identity.probabilistic import config_fingerprint
+
+    try:
+        kind = EntityType(entity)
+    except ValueError:
+        return False
+    return fingerprint == config_fingerprint(settings.match.for_entity(kind))
 
 
 def explain(

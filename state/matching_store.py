@@ -182,11 +182,13 @@ class MatchingOps:
             )
         )
 
-    def match_models_trained(self) -> dict[str, tuple[datetime, int]]:
+    def match_models_trained(self) -> dict[str, tuple[datetime, int, str]]:
+        """Entity type → (trained at, records trained on, configuration fingerprint)."""
         t = match_models
+        query = sa.select(t.c.entity_type, t.c.trained_at, t.c.n_records, t.c.config_fingerprint)
         return {
-            r.entity_type: (r.trained_at, r.n_records)
-            for r in self.conn.execute(sa.select(t.c.entity_type, t.c.trained_at, t.c.n_records))
+            r.entity_type: (r.trained_at, r.n_records, r.config_fingerprint)
+            for r in self.conn.execute(query)
         }
 
     # --- the review queue -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from hub import demo
 from hub.bootstrap import open_hub
 from hub.cli import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_OK, app
+from hub.identity import probabilistic
 from hub.model import EntityType
 
 
@@ -144,7 +145,9 @@ def test_unknown_entity_and_thresholds_the_wrong_way_round(demo_config: Path) ->
     assert "review threshold 0.8 is above the link threshold 0.6" in result.output
 
 
-def test_status_says_how_records_are_matched(demo_config: Path) -> None:
+def test_status_says_how_records_are_matched(
+    demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     c = str(demo_config)
     before = _json(runner, "status", "-c", c)
@@ -154,7 +157,15 @@ def test_status_says_how_records_are_matched(demo_config: Path) -> None:
     after = _json(runner, "status", "-c", c)
     assert list(after["matching"]) == ["Person"]
     assert after["matching"]["Person"]["trained_on_records"] > 1000
+    assert after["matching"]["Person"]["current"] is True
     assert after["reviews_open"] > 0
+    # An upgrade whose comparators sort pairs differently (or other comparisons configured): the
+    # stored model is not used, and status says so rather than "scored".
+    monkeypatch.setattr(probabilistic, "COMPARATORS_VERSION", probabilistic.COMPARATORS_VERSION + 1)
+    changed = _json(runner, "status", "-c", c)
+    assert changed["matching"]["Person"]["current"] is False
+    shown = runner.invoke(app, ["status", "-c", c]).stdout
+    assert "matching Person: deterministic keys only" in shown
 
 
 def test_after_dedupe_a_sync_scores_what_no_key_links(demo_config: Path) -> None:
