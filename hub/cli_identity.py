@@ -294,11 +294,15 @@ def _settle(config: Path, review_ids: list[int], decision: str, by: str, note: s
             out.print(f"review {review_id}: {r.a} and {r.b} kept apart from now on")
 
 
+ReviewIds = Annotated[list[int], typer.Argument(help="One or more review ids.")]
+NoteOption = Annotated[str, typer.Option(help="Why, for the audit log.")]
+
+
 @review_app.command("link")
 def review_link(
-    review_ids: Annotated[list[int], typer.Argument(help="One or more review ids.")],
+    review_ids: ReviewIds,
     config: ConfigOption = Path("huitong.yaml"),
-    note: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    note: NoteOption = "",
     by: ByOption = "cli",
 ) -> None:
     """They are one customer: merge the two golden records (undo with `huitong unmerge`)."""
@@ -307,9 +311,9 @@ def review_link(
 
 @review_app.command("reject")
 def review_reject(
-    review_ids: Annotated[list[int], typer.Argument(help="One or more review ids.")],
+    review_ids: ReviewIds,
     config: ConfigOption = Path("huitong.yaml"),
-    note: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    note: NoteOption = "",
     by: ByOption = "cli",
 ) -> None:
     """Two different customers: they are kept apart from now on (a cannot-link constraint)."""

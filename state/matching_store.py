@@ -14,7 +14,7 @@ from hub.golden import StoredSource
 from hub.model import EntityType
 from hub.ports import RecordRef, ReviewRow
 from state.chunks import chunks as _chunks
-from state.tables import identity_constraints, source_records
+from state.tables import INDEX_COLUMNS, identity_constraints, source_records
 from state.tables_matching import blocking_keys, match_models, match_reviews
 
 # (system, object) groups of candidates read in one query (each group at most one chunk of ids).
@@ -28,15 +28,14 @@ class MatchingOps:
     _placeholder: str
     _time: Any
 
-    def _insert_index_rows(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
-        """(entity type, key, canonical id, source key) rows, through the driver's executemany."""
-        if rows:
-            marks = ", ".join([self._placeholder] * 4)
-            self.conn.exec_driver_sql(
-                "INSERT INTO blocking_keys (entity_type, key, canonical_id, source_key)"
-                f" VALUES ({marks})",
-                list(rows),
-            )
+    # The transaction's own (state/store.py), shared with the deterministic key index.
+    def _insert_rows(
+        self, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None: ...
+
+    def _replace_index(
+        self, table: sa.Table, entries: Sequence[tuple[StoredSource, Sequence[str]]]
+    ) -> None: ...
 
     # --- the blocking index ---------------------------------------------------------------------
 
@@ -68,19 +67,7 @@ class MatchingOps:
 
     def replace_blocking_keys(self, entries: Sequence[tuple[StoredSource, Sequence[str]]]) -> None:
         """Each source record's blocking keys, replacing what it had; a deleted record has none."""
-        if not entries:
-            return
-        t = blocking_keys
-        held = [str(s.ref) for s, _ in entries if s.id is not None]
-        for part in _chunks(held):
-            self.conn.execute(sa.delete(t).where(t.c.source_key.in_(part)))
-        rows: list[tuple[str, str, str, str]] = []
-        for source, keys in entries:
-            if source.deleted:
-                continue
-            entity, cid, source_key = source.entity_type.value, source.canonical_id, str(source.ref)
-            rows.extend((entity, key[:300], cid, source_key) for key in keys)
-        self._insert_index_rows(rows)
+        self._replace_index(blocking_keys, entries)
 
     def clear_blocking_keys(self, entity: EntityType) -> None:
         self.conn.execute(
@@ -89,8 +76,10 @@ class MatchingOps:
 
     def add_blocking_keys(self, entity: EntityType, rows: Sequence[tuple[str, str, str]]) -> None:
         """(key, canonical id, source key) rows, for a rebuild of the whole index."""
-        self._insert_index_rows(
-            [(entity.value, key[:300], cid, source_key) for key, cid, source_key in rows]
+        self._insert_rows(
+            blocking_keys,
+            INDEX_COLUMNS,
+            [(entity.value, key[:300], cid, source_key) for key, cid, source_key in rows],
         )
 
     def count_blocking_keys(self, entity: EntityType) -> int:

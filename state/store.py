@@ -29,6 +29,7 @@ from state.identity_store import IdentityOps
 from state.matching_store import MatchingOps
 from state.outbox_store import OutboxOps
 from state.tables import (
+    INDEX_COLUMNS,
     audit_events,
     audit_head,
     cursors,
@@ -102,7 +103,6 @@ _GOLDEN_COLUMNS = (
     "updated_at",
 )
 _XREF_COLUMNS = ("system", "object", "external_id", "canonical_id", "reason", "run_id", "linked_at")
-_KEY_COLUMNS = ("entity_type", "key", "canonical_id", "source_key")
 _AUDIT_COLUMNS = (
     "seq",
     "at",
@@ -391,19 +391,25 @@ class SqlTransaction(OutboxOps, IdentityOps, MatchingOps):
 
     def replace_keys(self, entries: Sequence[tuple[StoredSource, list[MatchKey]]]) -> None:
         """The keys of each source record, replacing what it had (a changed email moves its key)."""
+        self._replace_index(match_keys, [(s, [k.key for k in keys]) for s, keys in entries])
+
+    def _replace_index(
+        self, table: sa.Table, entries: Sequence[tuple[StoredSource, Sequence[str]]]
+    ) -> None:
+        """A key index (``match_keys``, ``blocking_keys``): each source record's keys replace what
+        it had; a deleted record has none."""
         if not entries:
             return
-        t = match_keys
-        existing = [str(s.ref) for s, _ in entries if s.id is not None]
-        for part in _chunks(existing):
-            self.conn.execute(sa.delete(t).where(t.c.source_key.in_(part)))
+        held = [str(s.ref) for s, _ in entries if s.id is not None]
+        for part in _chunks(held):
+            self.conn.execute(sa.delete(table).where(table.c.source_key.in_(part)))
         rows: list[tuple[str, str, str, str]] = []
         for source, keys in entries:
-            if source.deleted or not keys:
+            if source.deleted:
                 continue
             entity, cid, source_key = source.entity_type.value, source.canonical_id, str(source.ref)
-            rows.extend((entity, key.key[:300], cid, source_key) for key in keys)
-        self._insert_rows(t, _KEY_COLUMNS, rows)
+            rows.extend((entity, key[:300], cid, source_key) for key in keys)
+        self._insert_rows(table, INDEX_COLUMNS, rows)
 
     # --- golden records -----------------------------------------------------------------------
 

@@ -19,15 +19,22 @@ metadata = sa.MetaData(
 
 Moment = sa.DateTime(timezone=True)
 
-source_records = sa.Table(
-    "source_records",
-    metadata,
-    sa.Column(
-        "id",
+
+def row_id(name: str = "id") -> sa.Column[int]:
+    """A surrogate key the database numbers: BIGINT, but INTEGER on SQLite, where only an INTEGER
+    PRIMARY KEY is the rowid and autoincrements."""
+    return sa.Column(
+        name,
         sa.BigInteger().with_variant(sa.Integer, "sqlite"),
         primary_key=True,
         autoincrement=True,
-    ),
+    )
+
+
+source_records = sa.Table(
+    "source_records",
+    metadata,
+    row_id(),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("object", sa.String(128), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=False),
@@ -65,12 +72,7 @@ golden_records = sa.Table(
 xref = sa.Table(
     "xref",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("object", sa.String(128), nullable=False),
     sa.Column("external_id", sa.String(255), nullable=False),
@@ -81,15 +83,13 @@ xref = sa.Table(
     sa.UniqueConstraint("system", "object", "external_id"),
 )
 
+# The columns both key indexes (``match_keys`` here, ``blocking_keys``) are written by.
+INDEX_COLUMNS = ("entity_type", "key", "canonical_id", "source_key")
+
 match_keys = sa.Table(
     "match_keys",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("entity_type", sa.String(16), nullable=False),
     sa.Column("key", sa.String(300), nullable=False),
     sa.Column("canonical_id", sa.String(32), nullable=False),
@@ -127,12 +127,7 @@ runs = sa.Table(
 record_errors = sa.Table(
     "record_errors",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("run_id", sa.String(32), nullable=False, index=True),
     sa.Column("severity", sa.String(16), nullable=False),  # rejected | warning
     sa.Column("system", sa.String(64), nullable=False),
@@ -182,12 +177,7 @@ audit_head = sa.Table(
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("object", sa.String(128), nullable=False),
     sa.Column("canonical_id", sa.String(32), nullable=False),
@@ -232,12 +222,7 @@ system_writes = sa.Table(
 identity_constraints = sa.Table(
     "identity_constraints",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("kind", sa.String(12), nullable=False),  # must_link | cannot_link
     sa.Column("a", sa.String(450), nullable=False, index=True),  # canonical id or system/object/id
     sa.Column("b", sa.String(450), nullable=False, index=True),
@@ -251,12 +236,7 @@ identity_constraints = sa.Table(
 api_call_log = sa.Table(
     "api_call_log",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("key", sa.String(200), nullable=False),
     sa.Column("at", sa.Float, nullable=False),  # epoch seconds
     sa.Index("ix_api_call_log_key_at", "key", "at"),

@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from state.tables import Moment, metadata
+from state.tables import Moment, metadata, row_id
 
 webhook_inbox = sa.Table(
     "webhook_inbox",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("system", sa.String(64), nullable=False),
     sa.Column("scheme", sa.String(32), nullable=False),
     sa.Column("delivery_key", sa.String(200), nullable=False),

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from state.tables import Moment, metadata
+from state.tables import Moment, metadata, row_id
 
 blocking_keys = sa.Table(
     "blocking_keys",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("entity_type", sa.String(16), nullable=False),
     sa.Column("key", sa.String(300), nullable=False),
     sa.Column("canonical_id", sa.String(32), nullable=False),
@@ -50,12 +45,7 @@ match_models = sa.Table(
 match_reviews = sa.Table(
     "match_reviews",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
+    row_id(),
     sa.Column("entity_type", sa.String(16), nullable=False),
     sa.Column("a", sa.String(32), nullable=False),
     sa.Column("b", sa.String(32), nullable=False),
